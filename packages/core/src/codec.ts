@@ -1,0 +1,134 @@
+import { DurableSessionError } from './errors.js';
+import type { EventData, EventInput, JsonValue, ProducerInfo, SessionEvent } from './types.js';
+
+/** Event types starting with this are the library's own (`$end`, `$ack`). */
+export const RESERVED_PREFIX = '$';
+/** The durable end-of-stream event. */
+export const END_TYPE = '$end';
+/** An agent's acknowledgement of a control message. */
+export const ACK_TYPE = '$ack';
+
+const MAX_TYPE_LENGTH = 256;
+const MAX_DEPTH = 64;
+
+/** The compact shape events are stored in (one JSON string per event, identical on every backend). */
+interface StoredRecord {
+  /** type */
+  t: string;
+  /** JSON data (absent when `b` is set) */
+  d?: JsonValue;
+  /** bytes, base64 */
+  b?: string;
+  /** headers */
+  h?: Record<string, string>;
+  /** timestamp */
+  s: number;
+  /** clientId */
+  c?: string;
+  /** connectionId */
+  n: string;
+  /** [producerId, epoch] */
+  p?: [string, number];
+}
+
+/**
+ * Checks an event and encodes it to the stored string. Throws `INVALID_EVENT` for malformed events; reserved
+ * types pass only when `allowReserved` (the core's own `$end` and `$ack`).
+ */
+export function encodeEvent(event: EventInput, producer: ProducerInfo, allowReserved = false): string {
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+    throw new DurableSessionError('INVALID_EVENT', 'An event must be an object with a `type`.');
+  }
+  const { type, data = null, headers } = event;
+  if (typeof type !== 'string' || type.length === 0 || type.length > MAX_TYPE_LENGTH) {
+    throw new DurableSessionError('INVALID_EVENT', `Event type must be a string of 1–${MAX_TYPE_LENGTH} characters.`);
+  }
+  if (!allowReserved && type.startsWith(RESERVED_PREFIX)) {
+    throw new DurableSessionError('INVALID_EVENT', `Event type ${JSON.stringify(type)} is reserved: types starting with "$" belong to the library.`);
+  }
+  const record: StoredRecord = { t: type, s: Date.now(), n: producer.connectionId };
+  if (data instanceof Uint8Array) {
+    record.b = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
+  } else {
+    assertJson(data, 0);
+    record.d = data;
+  }
+  if (headers !== undefined) {
+    if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) {
+      throw new DurableSessionError('INVALID_EVENT', 'Event headers must be an object of strings.');
+    }
+    for (const [key, value] of Object.entries(headers)) {
+      if (typeof value !== 'string') {
+        throw new DurableSessionError('INVALID_EVENT', `Event header ${JSON.stringify(key)} must be a string.`);
+      }
+    }
+    if (Object.keys(headers).length > 0) record.h = headers;
+  }
+  if (producer.clientId !== undefined) record.c = producer.clientId;
+  if (producer.producerId !== undefined) record.p = [producer.producerId, producer.epoch ?? 0];
+  return JSON.stringify(record);
+}
+
+/** Decodes a stored string back into an event at `offset`. */
+export function decodeEvent(payload: string, offset: string, sessionId: string): SessionEvent {
+  let record: StoredRecord;
+  try {
+    record = JSON.parse(payload) as StoredRecord;
+  } catch (cause) {
+    throw new DurableSessionError('INTERNAL', `Stored event at ${offset} is not valid JSON.`, { cause });
+  }
+  const producer: ProducerInfo = { clientId: record.c, connectionId: record.n };
+  if (record.p) {
+    producer.producerId = record.p[0];
+    producer.epoch = record.p[1];
+  }
+  const data: EventData = record.b !== undefined ? new Uint8Array(Buffer.from(record.b, 'base64')) : (record.d ?? null);
+  return { offset, sessionId, type: record.t, data, headers: record.h ?? {}, timestamp: record.s, producer };
+}
+
+/** True when a stored payload is an end-of-stream record, without decoding the data. */
+export function isEndPayload(payload: string): boolean {
+  return payload.startsWith('{"t":"$end",');
+}
+
+/** The UTF-8 size of an encoded event, checked against the backend's limit. */
+export function assertPayloadSize(encoded: string, maxBytes: number, backend: string): void {
+  // Most events are far below the limit: skip the exact count when even 3 bytes per UTF-16 unit would fit.
+  if (encoded.length * 3 <= maxBytes) return;
+  const bytes = Buffer.byteLength(encoded, 'utf8');
+  if (bytes > maxBytes) {
+    throw new DurableSessionError('PAYLOAD_TOO_LARGE', `Event is ${bytes} bytes encoded; the ${backend} backend accepts at most ${maxBytes}.`, {
+      details: { bytes, maxBytes },
+      backend,
+    });
+  }
+}
+
+function assertJson(value: unknown, depth: number): void {
+  if (depth > MAX_DEPTH) throw new DurableSessionError('INVALID_EVENT', `Event data nests deeper than ${MAX_DEPTH} levels.`);
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) throw new DurableSessionError('INVALID_EVENT', `Event data contains ${value}, which JSON cannot carry.`);
+      return;
+    case 'object': {
+      if (value === null) return;
+      if (Array.isArray(value)) {
+        for (const item of value) assertJson(item, depth + 1);
+        return;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        throw new DurableSessionError('INVALID_EVENT', `Event data contains a ${proto?.constructor?.name ?? 'non-plain'} object; only JSON values and Uint8Array are allowed.`);
+      }
+      for (const item of Object.values(value)) {
+        if (item !== undefined) assertJson(item, depth + 1);
+      }
+      return;
+    }
+    default:
+      throw new DurableSessionError('INVALID_EVENT', `Event data contains a ${typeof value}, which JSON cannot carry.`);
+  }
+}

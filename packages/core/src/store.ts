@@ -1,0 +1,73 @@
+import type { Backend } from './backend.js';
+import type { Capabilities } from './capabilities.js';
+import { resolveConfig, type ConnectConfig, type StoreOptions } from './config.js';
+import { DurableSessionError } from './errors.js';
+import { presenceTiming } from './presence.js';
+import { SessionHandle, type SessionEnv } from './session.js';
+import { encodeSessionKey, validateSessionId } from './session-id.js';
+import type { DurableSession, SessionStore } from './types.js';
+
+const MAX_CLIENT_ID = 256;
+
+/** The store behind `connect()`: hands out session handles over one backend. */
+class Store implements SessionStore {
+  private readonly handles = new Set<SessionHandle>();
+  private readonly env: SessionEnv;
+  private closed = false;
+
+  constructor(private readonly backendInstance: Backend, options: StoreOptions) {
+    const { clientId } = options;
+    if (clientId !== undefined && (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > MAX_CLIENT_ID)) {
+      throw new DurableSessionError('CONFIG_INVALID', `clientId must be a string of 1–${MAX_CLIENT_ID} characters.`);
+    }
+    const reconnectTimeoutMs = options.reconnectTimeoutMs ?? 120_000;
+    if (!Number.isFinite(reconnectTimeoutMs) || reconnectTimeoutMs < 0) {
+      throw new DurableSessionError('CONFIG_INVALID', 'reconnectTimeoutMs must be a non-negative number.');
+    }
+    this.env = { backend: backendInstance, clientId, presence: presenceTiming(options.presence), reconnectTimeoutMs };
+  }
+
+  get backend(): string {
+    return this.backendInstance.name;
+  }
+
+  get capabilities(): Capabilities {
+    return this.backendInstance.capabilities;
+  }
+
+  get clientId(): string | undefined {
+    return this.env.clientId;
+  }
+
+  session(id: string): DurableSession {
+    if (this.closed) throw new DurableSessionError('CLOSED', 'The store is closed.');
+    validateSessionId(id);
+    const handle = new SessionHandle(id, encodeSessionKey(id), this.env, (h) => this.handles.delete(h));
+    this.handles.add(handle);
+    return handle;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.handles].map((h) => h.close()));
+    await this.backendInstance.close();
+  }
+}
+
+/**
+ * Connects to a backend chosen by configuration:
+ * - a URL: `memory:`, `redis://…`, `rediss://…`, `upstash+https://…`, `nats://…`, `kafka://host:port[,host:port]`, `ably:…`;
+ * - an options object: `{ backend: 'redis', url, clientId, …adapterOptions }`, or `{ backend: redis({ client }) }`;
+ * - nothing: `DURABLE_SESSIONS_URL`, else the embedded memory backend.
+ * Only the selected adapter is loaded. Bad configuration fails with `CONFIG_INVALID`, saying what to fix or install.
+ */
+export async function connect(config?: ConnectConfig, options: StoreOptions = {}): Promise<SessionStore> {
+  const resolved = await resolveConfig(config, options);
+  try {
+    return new Store(resolved.backend, resolved.store);
+  } catch (err) {
+    await resolved.backend.close().catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,156 @@
+import { DurableSessionError } from './errors.js';
+import type { EventInput, SessionWriter, WriterOptions } from './types.js';
+import { delay } from './timing.js';
+
+/** What the writer needs from its session: encoding (validation included) and one idempotent batch append. */
+export interface WriterTarget {
+  readonly maxBatchSize: number;
+  encode(event: EventInput, producerId: string, epoch: number): string;
+  appendBatch(records: string[], producer: { id: string; epoch: number; seq: number }): Promise<string[]>;
+}
+
+interface Pending {
+  record: string;
+  resolve(offset: string): void;
+  reject(err: unknown): void;
+}
+
+const MAX_RETRY_DELAY_MS = 2_000;
+
+/**
+ * The coalescing producer behind `session.writer()`. Invariants: one batch in flight, batches leave in write
+ * order, and a retried batch keeps its sequence number so the backend stores it once.
+ */
+export class CoalescingWriter implements SessionWriter {
+  readonly producerId: string;
+  private readonly epoch: number;
+  private readonly lingerMs: number;
+  private readonly maxBatch: number;
+  private readonly maxRetries: number;
+  private readonly retryBackoffMs: number;
+  private queue: Pending[] = [];
+  private inFlight = 0;
+  private seq = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private sending: Promise<void> | undefined;
+  private failure: unknown;
+  private closed = false;
+
+  constructor(
+    private readonly target: WriterTarget,
+    options: WriterOptions = {},
+    private readonly onClose: () => void = () => {},
+  ) {
+    this.producerId = options.producerId ?? `w-${globalThis.crypto.randomUUID()}`;
+    this.epoch = options.epoch ?? 0;
+    this.lingerMs = Math.max(0, options.lingerMs ?? 5);
+    this.maxBatch = Math.max(1, Math.min(options.maxBatch ?? 256, target.maxBatchSize));
+    this.maxRetries = Math.max(0, options.maxRetries ?? 8);
+    this.retryBackoffMs = Math.max(1, options.retryBackoffMs ?? 50);
+  }
+
+  get pending(): number {
+    return this.queue.length + this.inFlight;
+  }
+
+  write(event: EventInput): Promise<string> {
+    let result: Promise<string>;
+    if (this.closed) {
+      result = Promise.reject(new DurableSessionError('CLOSED', 'The writer is closed.'));
+    } else if (this.failure !== undefined) {
+      result = Promise.reject(this.failure);
+    } else {
+      try {
+        const record = this.target.encode(event, this.producerId, this.epoch);
+        result = new Promise<string>((resolve, reject) => this.queue.push({ record, resolve, reject }));
+        this.schedule();
+      } catch (err) {
+        result = Promise.reject(err);
+      }
+    }
+    // Token streams fire-and-forget writes; failures surface through flush()/close(), never as unhandled rejections.
+    result.catch(() => {});
+    return result;
+  }
+
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.sending) {
+      if (!this.sending) this.kick();
+      await this.sending;
+    }
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return this.flush();
+    try {
+      await this.flush();
+    } finally {
+      this.closed = true;
+      this.onClose();
+    }
+  }
+
+  private schedule(): void {
+    if (this.sending) return;
+    if (this.queue.length >= this.maxBatch || this.lingerMs === 0) {
+      if (this.lingerMs === 0 && this.queue.length < this.maxBatch) {
+        this.timer ??= setTimeout(() => this.kick(), 0);
+        return;
+      }
+      this.kick();
+    } else {
+      this.timer ??= setTimeout(() => this.kick(), this.lingerMs);
+    }
+  }
+
+  private kick(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.sending || this.queue.length === 0) return;
+    this.sending = this.drain().finally(() => {
+      this.sending = undefined;
+      // Events written while the last batch was in flight: send them now if a full batch is waiting, else linger.
+      if (this.queue.length > 0 && this.failure === undefined) this.schedule();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    // Keep sending while full batches are waiting, so a burst does not pay the linger delay per batch.
+    do {
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.inFlight = batch.length;
+      try {
+        const offsets = await this.sendWithRetry(batch.map((p) => p.record), this.seq);
+        this.seq++;
+        batch.forEach((p, i) => p.resolve(offsets[i]!));
+      } catch (err) {
+        this.failure = err;
+        for (const p of [...batch, ...this.queue.splice(0)]) p.reject(err);
+        return;
+      } finally {
+        this.inFlight = 0;
+      }
+    } while (this.queue.length >= this.maxBatch);
+  }
+
+  private async sendWithRetry(records: string[], seq: number): Promise<string[]> {
+    let backoff = this.retryBackoffMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const offsets = await this.target.appendBatch(records, { id: this.producerId, epoch: this.epoch, seq });
+        if (offsets.length !== records.length) {
+          throw new DurableSessionError('INTERNAL', `Backend returned ${offsets.length} offsets for ${records.length} events (a retried batch whose offsets it no longer knows).`);
+        }
+        return offsets;
+      } catch (err) {
+        const retryable = err instanceof DurableSessionError && err.retryable;
+        if (!retryable || attempt >= this.maxRetries) throw err;
+        await delay(backoff);
+        backoff = Math.min(MAX_RETRY_DELAY_MS, backoff * 2);
+      }
+    }
+  }
+}
