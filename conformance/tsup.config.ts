@@ -1,3 +1,3 @@
 import { packageConfig } from '../tsup.base';
 
-export default packageConfig(["src/index.ts","src/vitest.ts","src/infra.ts"]);
+export default packageConfig({ index: 'src/index.ts', vitest: 'src/vitest.ts', infra: 'src/infra/index.ts' });

@@ -5,7 +5,7 @@ import { Control, type ControlHost } from './control.js';
 import { DurableSessionError } from './errors.js';
 import { formatOffset, offsetTag, parseOffset } from './offsets.js';
 import { EmulatedPresence, type PresenceTiming } from './presence.js';
-import { backendError, decodeEntries, logIterator, logObservable, resolveStart, type LogContext } from './subscription.js';
+import { backendError, decodeEntries, logIterator, logObservable, resolveStart, type LogContext, type MutableStats } from './subscription.js';
 import { abortable } from './timing.js';
 import type {
   AppendOptions,
@@ -33,6 +33,7 @@ export interface SessionEnv {
   readonly clientId: string | undefined;
   readonly presence: PresenceTiming;
   readonly reconnectTimeoutMs: number;
+  readonly stats: MutableStats;
 }
 
 const MAX_READ_LIMIT = 1_000;
@@ -161,7 +162,7 @@ export class SessionHandle implements DurableSession {
 
   private logContext(key: string, kind: LogKind): LogContext {
     const log: LogRef = { sessionId: this.id, key, kind };
-    return { backend: this.env.backend, log, tag: offsetTag(this.id, kind), reconnectTimeoutMs: this.env.reconnectTimeoutMs };
+    return { backend: this.env.backend, log, tag: offsetTag(this.id, kind), reconnectTimeoutMs: this.env.reconnectTimeoutMs, stats: this.env.stats };
   }
 
   private controlHost(): ControlHost {

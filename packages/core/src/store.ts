@@ -5,7 +5,7 @@ import { DurableSessionError } from './errors.js';
 import { presenceTiming } from './presence.js';
 import { SessionHandle, type SessionEnv } from './session.js';
 import { encodeSessionKey, validateSessionId } from './session-id.js';
-import type { DurableSession, SessionStore } from './types.js';
+import type { DurableSession, SessionStore, StoreStats } from './types.js';
 
 const MAX_CLIENT_ID = 256;
 
@@ -24,7 +24,7 @@ class Store implements SessionStore {
     if (!Number.isFinite(reconnectTimeoutMs) || reconnectTimeoutMs < 0) {
       throw new DurableSessionError('CONFIG_INVALID', 'reconnectTimeoutMs must be a non-negative number.');
     }
-    this.env = { backend: backendInstance, clientId, presence: presenceTiming(options.presence), reconnectTimeoutMs };
+    this.env = { backend: backendInstance, clientId, presence: presenceTiming(options.presence), reconnectTimeoutMs, stats: { tails: 0, subscriptions: 0 } };
   }
 
   get backend(): string {
@@ -37,6 +37,10 @@ class Store implements SessionStore {
 
   get clientId(): string | undefined {
     return this.env.clientId;
+  }
+
+  stats(): StoreStats {
+    return { handles: this.handles.size, subscriptions: this.env.stats.subscriptions, tails: this.env.stats.tails };
   }
 
   session(id: string): DurableSession {

@@ -14,6 +14,14 @@ export interface LogContext {
   readonly tag: string;
   /** How long a failing backend is retried before the subscription fails. */
   readonly reconnectTimeoutMs: number;
+  /** Shared counters of the store, for `store.stats()`. */
+  readonly stats: MutableStats;
+}
+
+/** Live resource counters of a store. */
+export interface MutableStats {
+  tails: number;
+  subscriptions: number;
 }
 
 /** Where reading starts, resolved against the log: a raw offset (exclusive), or `done` when nothing can follow. */
@@ -87,6 +95,15 @@ export interface Sink {
  * Resolves after the `$end` event or on abort; rejects on a non-retryable failure.
  */
 export async function pumpLog(ctx: LogContext, from: StartPosition, signal: AbortSignal, sink: Sink, pageSize = DEFAULT_PAGE_SIZE): Promise<void> {
+  ctx.stats.subscriptions++;
+  try {
+    await pumpLoop(ctx, from, signal, sink, pageSize);
+  } finally {
+    ctx.stats.subscriptions--;
+  }
+}
+
+async function pumpLoop(ctx: LogContext, from: StartPosition, signal: AbortSignal, sink: Sink, pageSize: number): Promise<void> {
   const size = Math.max(1, Math.min(MAX_PAGE_SIZE, Math.floor(pageSize)));
   const start = await resolveStart(ctx, from);
   if (start.done) return;
@@ -141,7 +158,8 @@ function followLive(
     const onAbort = () => finish(() => resolve('aborted'));
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) return onAbort();
-    stop = ctx.backend.tail(ctx.log, after, {
+    ctx.stats.tails++;
+    const release = ctx.backend.tail(ctx.log, after, {
       next(entries) {
         if (settled) return;
         let decoded: ReturnType<typeof decodeEntries>;
@@ -162,6 +180,13 @@ function followLive(
         finish(() => reject(err));
       },
     });
+    let released = false;
+    stop = () => {
+      if (released) return;
+      released = true;
+      ctx.stats.tails--;
+      release();
+    };
     // A tail may deliver its backlog synchronously and settle before `stop` was assigned.
     if (settled) stop();
   });

@@ -262,6 +262,18 @@ export interface SessionStore {
   readonly clientId: string | undefined;
   /** A handle on a session. Throws `INVALID_SESSION_ID` for ids that cannot be used. */
   session(id: string): DurableSession;
+  /** Live resource counters: open handles, running subscriptions and backend tails held. */
+  stats(): StoreStats;
   /** Closes every handle and the backend's connections. */
   close(): Promise<void>;
+}
+
+/** What `store.stats()` reports; a subscription that was unsubscribed or aborted holds nothing. */
+export interface StoreStats {
+  /** Session handles not yet closed. */
+  handles: number;
+  /** Subscriptions (Observables and iterators, event and control logs) still running. */
+  subscriptions: number;
+  /** Backend tails (live followers) held open. */
+  tails: number;
 }

@@ -1,0 +1,1 @@
+export type { ConformanceTarget, FaultHooks } from "./target.js";
