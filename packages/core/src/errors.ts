@@ -13,6 +13,8 @@ export type DurableSessionErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   /** An event is malformed: missing type, reserved type, data that is not JSON or bytes. */
   | 'INVALID_EVENT'
+  /** A parameter is out of range or of the wrong type (a read limit, a page size, a producer stamp). */
+  | 'INVALID_ARGUMENT'
   /** The session has a durable end-of-stream event; nothing more can be appended. */
   | 'SESSION_ENDED'
   /** The backend cannot do this (see `store.capabilities`). */

@@ -142,8 +142,8 @@ export class EmulatedPresence implements SessionPresence {
         }
       };
       const unwatch = store.watch?.(this.ref, () => void refresh());
+      // Not unref'd: a leave by timeout is only noticed by polling, so an open change stream is live work.
       const poll = setInterval(() => void refresh(), this.timing.pollMs);
-      poll.unref?.();
       void refresh();
       return () => {
         closed = true;
@@ -153,9 +153,15 @@ export class EmulatedPresence implements SessionPresence {
     });
   }
 
-  /** Stops heartbeats and leaves, for handle close. */
-  async dispose(): Promise<void> {
-    if (this.entered) await this.leave().catch(() => {});
+  /** Stops heartbeats and, unless `leave` is false, leaves: a member left behind expires after its timeout. */
+  async dispose(leave: boolean): Promise<void> {
+    if (leave) {
+      if (this.entered) await this.leave().catch(() => {});
+      return;
+    }
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    this.entered = undefined;
   }
 
   private async put(): Promise<void> {

@@ -55,8 +55,9 @@ export class SessionHandle implements DurableSession {
     key: string,
     private readonly env: SessionEnv,
     private readonly onClose: (handle: SessionHandle) => void,
+    connectionId?: string,
   ) {
-    this.connectionId = globalThis.crypto.randomUUID().replace(/-/g, '').slice(0, 16);
+    this.connectionId = connectionId ?? globalThis.crypto.randomUUID().replace(/-/g, '').slice(0, 16);
     this.events$ = this.logContext(key, 'events');
     this.control$ = this.logContext(key, 'control');
     this.presence = new EmulatedPresence(env.backend, { sessionId: id, key }, { clientId: env.clientId, connectionId: this.connectionId }, env.presence);
@@ -100,11 +101,13 @@ export class SessionHandle implements DurableSession {
 
   subscribe(options: SubscribeOptions): Observable<SessionEvent> {
     this.assertOpen();
+    checkSubscribeOptions(options);
     return logObservable(this.events$, options, this.track);
   }
 
   events(options: SubscribeOptions): AsyncIterableIterator<SessionEvent> {
     this.assertOpen();
+    checkSubscribeOptions(options);
     return logIterator(this.events$, options, this.track);
   }
 
@@ -113,7 +116,7 @@ export class SessionHandle implements DurableSession {
     const from = options.from ?? 'start';
     const limit = options.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_READ_LIMIT) {
-      throw new DurableSessionError('INVALID_EVENT', `read() limit must be an integer from 1 to ${MAX_READ_LIMIT}.`);
+      throw new DurableSessionError('INVALID_ARGUMENT', `read() limit must be an integer from 1 to ${MAX_READ_LIMIT}.`);
     }
     const start = await resolveStart(this.events$, from);
     if (start.done) return { events: [], next: from, upToDate: true, ended: true };
@@ -145,13 +148,13 @@ export class SessionHandle implements DurableSession {
     return { id: this.id, lastOffset: info.last === null ? null : formatOffset(info.last, this.events$.tag), ended: info.ended };
   }
 
-  async close(): Promise<void> {
+  async close(options: { leave?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const ac of this.subscriptions) ac.abort();
     this.subscriptions.clear();
     await Promise.allSettled([...this.writers].map((w) => w.close()));
-    await (this.presence as EmulatedPresence).dispose();
+    await (this.presence as EmulatedPresence).dispose(options.leave ?? true);
     this.onClose(this);
   }
 
@@ -183,10 +186,12 @@ export class SessionHandle implements DurableSession {
       subscribeEvents: (options) => this.subscribe(options),
       subscribeControl: (options): Observable<ControlMessage> => {
         this.assertOpen();
+        checkSubscribeOptions(options);
         return logObservable(this.control$, options, this.track);
       },
       iterateControl: (options) => {
         this.assertOpen();
+        checkSubscribeOptions(options);
         return logIterator(this.control$, options, this.track);
       },
       parseControlOffset: (offset) => void parseOffset(offset, this.control$.tag),
@@ -225,10 +230,10 @@ export class SessionHandle implements DurableSession {
     }
     const epoch = stamp.epoch ?? 0;
     if (typeof stamp.id !== 'string' || stamp.id.length === 0 || stamp.id.length > MAX_PRODUCER_ID || /[\u0000-\u001f]/.test(stamp.id)) {
-      throw new DurableSessionError('INVALID_EVENT', `Producer id must be 1–${MAX_PRODUCER_ID} printable characters.`);
+      throw new DurableSessionError('INVALID_ARGUMENT', `Producer id must be 1–${MAX_PRODUCER_ID} printable characters.`);
     }
     if (!Number.isSafeInteger(epoch) || epoch < 0 || !Number.isSafeInteger(stamp.seq) || stamp.seq < 0) {
-      throw new DurableSessionError('INVALID_EVENT', 'Producer epoch and seq must be non-negative integers.');
+      throw new DurableSessionError('INVALID_ARGUMENT', 'Producer epoch and seq must be non-negative integers.');
     }
     return { id: stamp.id, epoch, seq: stamp.seq };
   }
@@ -243,5 +248,19 @@ export class SessionHandle implements DurableSession {
 
   private assertOpen(): void {
     if (this.closed) throw new DurableSessionError('CLOSED', `Session handle ${JSON.stringify(this.id)} is closed.`);
+  }
+}
+
+/** Subscription options are checked when subscribing, so mistakes throw at the call site rather than later. */
+function checkSubscribeOptions(options: SubscribeOptions): void {
+  if (options === null || typeof options !== 'object') {
+    throw new DurableSessionError('INVALID_ARGUMENT', "Subscribe options are required: { from: 'start' | 'now' | offset }.");
+  }
+  const { from, pageSize } = options;
+  if (typeof from !== 'string' || from.length === 0) {
+    throw new DurableSessionError('INVALID_OFFSET', "`from` is required: an offset, 'start' or 'now'.");
+  }
+  if (pageSize !== undefined && (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000)) {
+    throw new DurableSessionError('INVALID_ARGUMENT', 'pageSize must be an integer from 1 to 10000.');
   }
 }

@@ -5,9 +5,10 @@ import { DurableSessionError } from './errors.js';
 import { presenceTiming } from './presence.js';
 import { SessionHandle, type SessionEnv } from './session.js';
 import { encodeSessionKey, validateSessionId } from './session-id.js';
-import type { DurableSession, SessionStore, StoreStats } from './types.js';
+import type { DurableSession, SessionHandleOptions, SessionStore, StoreStats } from './types.js';
 
 const MAX_CLIENT_ID = 256;
+const CONNECTION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** The store behind `connect()`: hands out session handles over one backend. */
 class Store implements SessionStore {
@@ -43,10 +44,14 @@ class Store implements SessionStore {
     return { handles: this.handles.size, subscriptions: this.env.stats.subscriptions, tails: this.env.stats.tails };
   }
 
-  session(id: string): DurableSession {
+  session(id: string, options: SessionHandleOptions = {}): DurableSession {
     if (this.closed) throw new DurableSessionError('CLOSED', 'The store is closed.');
     validateSessionId(id);
-    const handle = new SessionHandle(id, encodeSessionKey(id), this.env, (h) => this.handles.delete(h));
+    const { connectionId } = options;
+    if (connectionId !== undefined && (typeof connectionId !== 'string' || !CONNECTION_ID.test(connectionId))) {
+      throw new DurableSessionError('INVALID_ARGUMENT', 'connectionId must be 1–64 characters of [A-Za-z0-9_-].');
+    }
+    const handle = new SessionHandle(id, encodeSessionKey(id), this.env, (h) => this.handles.delete(h), connectionId);
     this.handles.add(handle);
     return handle;
   }

@@ -248,8 +248,21 @@ export interface DurableSession {
   readonly presence: SessionPresence;
   /** The control channel for this session. */
   readonly control: SessionControl;
-  /** Leaves presence, closes this handle's writers and subscriptions. The session's data stays. */
-  close(): Promise<void>;
+  /**
+   * Closes this handle's writers and subscriptions and stops presence heartbeats. By default it also leaves
+   * presence at once; with `{ leave: false }` the member stays until its timeout, so a client that reconnects
+   * within it (with the same `connectionId`) is never seen leaving. The session's data stays.
+   */
+  close(options?: { leave?: boolean }): Promise<void>;
+}
+
+/** Options for `store.session`. */
+export interface SessionHandleOptions {
+  /**
+   * The presence and producer identity of this handle. Defaults to a random id; pass a stable one (1–64 of
+   * `[A-Za-z0-9_-]`) to keep one identity across reconnects, as a gateway does for a browser tab.
+   */
+  connectionId?: string;
 }
 
 /** A connected backend, from `connect()`. */
@@ -261,7 +274,7 @@ export interface SessionStore {
   /** The client id stamped on appends and presence. */
   readonly clientId: string | undefined;
   /** A handle on a session. Throws `INVALID_SESSION_ID` for ids that cannot be used. */
-  session(id: string): DurableSession;
+  session(id: string, options?: SessionHandleOptions): DurableSession;
   /** Live resource counters: open handles, running subscriptions and backend tails held. */
   stats(): StoreStats;
   /** Closes every handle and the backend's connections. */
