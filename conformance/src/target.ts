@@ -1,4 +1,4 @@
-import type { SessionStore, StoreOptions } from '@durable-sessions/core';
+import type { Backend, SessionStore, StoreOptions } from '@durable-sessions/core';
 
 /** Fault hooks an adapter's test file may provide; tests that need a missing hook skip, saying why. */
 export interface FaultHooks {
@@ -16,8 +16,17 @@ export interface FaultHooks {
 export interface ConformanceTarget {
   /** Shown in reports (`redis`, `nats 2.9`, …). */
   name: string;
-  /** Returns a connected store; must honour `options` (clientId, presence timing, retention). */
+  /**
+   * Returns a connected store; must honour `options` (clientId, presence timing, retention). Every call must reach
+   * the same data, as clients of one server do: tests open several stores to play several processes.
+   */
   connect(options?: StoreOptions): Promise<SessionStore>;
+  /**
+   * A new backend instance reaching the same data as `connect` (honouring `options.retention`). With it the suite
+   * can play a crashed process: it builds a store on a wrapper of this backend and cuts the wrapper off mid-test, so
+   * heartbeats stop and no leave is ever sent. Tests that crash a client skip without it.
+   */
+  backend?(options?: StoreOptions): Backend | Promise<Backend>;
   /** Fault injection; omit what the backend cannot do. */
   faults?: FaultHooks;
   /** Tests to skip, by id, each with the reason (shown in the report). */

@@ -99,7 +99,13 @@ export async function resolveConfig(config: ConnectConfig | undefined, extra: St
   if (typeof backend === 'function') {
     return { backend: await create(backend as BackendFactory, adapterOptions, 'custom'), store };
   }
-  if (isBackend(backend)) return { backend, store };
+  if (isBackend(backend)) {
+    if (store.retention) {
+      // An instance was configured when it was created; silently ignoring retention here would keep data forever.
+      throw new DurableSessionError('CONFIG_INVALID', 'retention cannot be applied to a ready backend instance: pass it to the adapter factory (e.g. memory({ retention })).');
+    }
+    return { backend, store };
+  }
   throw new DurableSessionError('CONFIG_INVALID', 'Options field "backend" must be a backend name, a backend instance or a factory function.');
 }
 

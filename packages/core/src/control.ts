@@ -13,6 +13,8 @@ export interface ControlHost {
   subscribeControl(options: SubscribeOptions): Observable<ControlMessage>;
   iterateControl(options: SubscribeOptions): AsyncIterableIterator<ControlMessage>;
   parseControlOffset(offset: string): void;
+  /** Whether the handle was closed (a wait that ends because of it is CLOSED, not SESSION_ENDED). */
+  isClosed(): boolean;
 }
 
 const DEFAULT_ACK_TIMEOUT_MS = 30_000;
@@ -51,6 +53,9 @@ export class Control implements SessionControl {
               throw ac.signal.reason instanceof DurableSessionError
                 ? ac.signal.reason
                 : new DurableSessionError('ABORTED', `Waiting for the acknowledgement of ${offset} was aborted.`);
+            }
+            if (host.isClosed()) {
+              throw new DurableSessionError('CLOSED', `The session handle was closed while waiting for the acknowledgement of ${offset}.`);
             }
             if ((err as Error)?.name === 'EmptyError') {
               throw new DurableSessionError('SESSION_ENDED', `The session ended before control message ${offset} was acknowledged.`);

@@ -59,6 +59,8 @@ export class EmulatedPresence implements SessionPresence {
   private entered: { data: JsonValue; enteredAt: number; updatedAt: number } | undefined;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private readonly store: BackendPresence | undefined;
+  /** Open change streams, completed when the handle closes so their polls stop. */
+  private readonly streams = new Set<() => void>();
 
   constructor(
     private readonly backend: Backend,
@@ -144,17 +146,25 @@ export class EmulatedPresence implements SessionPresence {
       const unwatch = store.watch?.(this.ref, () => void refresh());
       // Not unref'd: a leave by timeout is only noticed by polling, so an open change stream is live work.
       const poll = setInterval(() => void refresh(), this.timing.pollMs);
-      void refresh();
-      return () => {
+      const teardown = () => {
         closed = true;
         clearInterval(poll);
         unwatch?.();
+        this.streams.delete(complete);
       };
+      const complete = () => {
+        teardown();
+        subscriber.complete();
+      };
+      this.streams.add(complete);
+      void refresh();
+      return teardown;
     });
   }
 
   /** Stops heartbeats and, unless `leave` is false, leaves: a member left behind expires after its timeout. */
   async dispose(leave: boolean): Promise<void> {
+    for (const complete of [...this.streams]) complete();
     if (leave) {
       if (this.entered) await this.leave().catch(() => {});
       return;

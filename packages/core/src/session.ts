@@ -195,6 +195,7 @@ export class SessionHandle implements DurableSession {
         return logIterator(this.control$, options, this.track);
       },
       parseControlOffset: (offset) => void parseOffset(offset, this.control$.tag),
+      isClosed: () => this.closed,
     };
   }
 

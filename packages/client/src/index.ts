@@ -1,0 +1,31 @@
+export { createClient, type DurableSessionsClient } from './client.js';
+export type { SessionWriter, WriterOptions } from './writer.js';
+export { DurableSessionError, isDurableSessionError, type ClientErrorCode } from './errors.js';
+export type {
+  AppendOptions,
+  ClientControl,
+  ClientOptions,
+  ClientPresence,
+  ClientSession,
+  ConnectionState,
+  ControlMessage,
+  ControlReceipt,
+  EndOptions,
+  EventData,
+  EventInput,
+  JsonValue,
+  PresenceChange,
+  PresenceMember,
+  ProducerInfo,
+  ProducerStamp,
+  ReadOptions,
+  ReadResult,
+  ReconnectOptions,
+  ResumePoint,
+  SessionEvent,
+  SessionInfo,
+  StartPosition,
+  SubscribeOptions,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './types.js';
