@@ -133,5 +133,6 @@ function knownSchemes(): string {
 
 /** Hides credentials in URLs echoed in errors. */
 export function redact(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, '//***@').replace(/([?&](?:token|key|password|_token)=)[^&]*/gi, '$1***');
+  // Greedy up to the last `@` before any query: base64 secrets (Ably keys) may contain `/`.
+  return url.replace(/\/\/([^?#]*)@/, '//***@').replace(/([?&](?:token|key|password|_token)=)[^&]*/gi, '$1***');
 }

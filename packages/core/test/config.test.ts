@@ -58,5 +58,6 @@ describe('configuration errors', () => {
   it('hides credentials when echoing URLs', () => {
     expect(redact('redis://user:secret@host:6379')).toBe('redis://***@host:6379');
     expect(redact('upstash+https://host?token=abc&x=1')).toBe('upstash+https://host?token=***&x=1');
+    expect(redact('ably://app.key:se/cr+et==@127.0.0.1:1234?tls=false')).toBe('ably://***@127.0.0.1:1234?tls=false');
   });
 });
