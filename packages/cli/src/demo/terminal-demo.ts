@@ -83,6 +83,7 @@ export async function runTerminalDemo(options: TerminalDemoOptions): Promise<voi
     await run.presence.enter({ role: 'agent', status: 'generating' });
     const controller = new AbortController();
     const agentLoop = (async () => {
+      let produced = 0;
       const stop = (async () => {
         for await (const message of run.control.events({ from: 'start', signal: controller.signal })) {
           if (message.type === 'stop') {
@@ -91,7 +92,6 @@ export async function runTerminalDemo(options: TerminalDemoOptions): Promise<voi
           }
         }
       })();
-      let produced = 0;
       const w = run.writer({ lingerMs: 10 });
       for (const token of tokens) {
         if (controller.signal.aborted) break;
