@@ -120,8 +120,10 @@ export class EmulatedPresence implements SessionPresence {
         try {
           do {
             again = false;
+            const entries = await this.list();
+            // Taken after the listing: a member that expired while it was in flight left by timeout, not by leave.
             const now = Date.now();
-            const next = liveMembers(await this.list(), now);
+            const next = liveMembers(entries, now);
             if (closed) return;
             for (const [id, entry] of known) {
               if (!next.has(id)) {

@@ -1,0 +1,185 @@
+import { advanceProducer, DurableSessionError, type BackendPresenceEntry, type ProducerState } from '@durable-sessions/core';
+import { NAME } from './errors.js';
+import type { FeedRecord, Party } from './feed.js';
+import { encodeOffset } from './offsets.js';
+
+/** Header on the end-of-stream record. */
+export const END_HEADER = 'ds-end';
+/** Header on every record of an idempotent append: `<epoch>.<seq>.<producer id>`. */
+export const PRODUCER_HEADER = 'ds-producer';
+
+/** Parses a producer header. */
+function parseProducer(value: string): { epoch: number; seq: number; id: string } | undefined {
+  const a = value.indexOf('.');
+  const b = value.indexOf('.', a + 1);
+  if (a < 0 || b < 0) return undefined;
+  const epoch = Number(value.slice(0, a));
+  const seq = Number(value.slice(a + 1, b));
+  if (!Number.isSafeInteger(epoch) || !Number.isSafeInteger(seq)) return undefined;
+  return { epoch, seq, id: value.slice(b + 1) };
+}
+
+/** What the adapter knows about one session log, rebuilt from the log itself. */
+export interface LogState {
+  /** Kafka offset of the newest record, or null. */
+  last: number | null;
+  ended: boolean;
+  producers: Map<string, ProducerState>;
+}
+
+/** Waits until a view has consumed up to an offset. */
+interface Waiter {
+  target: number;
+  resolve(): void;
+}
+
+/**
+ * Base of the materialized views: a party that reads a partition from its first retained record and stays live,
+ * so `waitFor(highWatermark)` gives read-your-writes for every session of that partition.
+ */
+abstract class View implements Party {
+  next: number;
+  private waiters: Waiter[] = [];
+
+  constructor(start: number) {
+    this.next = start;
+  }
+
+  consume(records: readonly FeedRecord[], end: number): void {
+    for (const record of records) this.apply(record);
+    this.next = Math.max(this.next, end);
+    if (this.waiters.length === 0) return;
+    const due = this.waiters.filter((w) => w.target <= this.next);
+    if (due.length === 0) return;
+    this.waiters = this.waiters.filter((w) => w.target > this.next);
+    for (const w of due) w.resolve();
+  }
+
+  /** Resolves once every record below `target` was applied; TIMEOUT after `timeoutMs`. */
+  waitFor(target: number, timeoutMs: number): Promise<void> {
+    if (this.next >= target) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        target,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new DurableSessionError('TIMEOUT', `The adapter's consumer did not catch up to offset ${target} within ${timeoutMs} ms.`, { backend: NAME }));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  protected abstract apply(record: FeedRecord): void;
+}
+
+/** Per-session state of one partition of the event or control topic: last offset, end flag, producer states. */
+export class LogView extends View {
+  private readonly logs = new Map<string, LogState>();
+
+  constructor(
+    private readonly partition: number,
+    start: number,
+  ) {
+    super(start);
+  }
+
+  /** The state of a session (an empty one when it has no records). */
+  state(key: string): LogState {
+    return this.logs.get(key) ?? { last: null, ended: false, producers: new Map() };
+  }
+
+  protected apply(record: FeedRecord): void {
+    if (record.key === null || record.value === null) return;
+    let state = this.logs.get(record.key);
+    if (!state) this.logs.set(record.key, (state = { last: null, ended: false, producers: new Map() }));
+    state.last = record.offset;
+    if (record.headers[END_HEADER] !== undefined) state.ended = true;
+    const stamp = record.headers[PRODUCER_HEADER];
+    if (stamp === undefined) return;
+    const producer = parseProducer(stamp);
+    if (!producer) return;
+    const offset = encodeOffset(this.partition, record.offset);
+    const current = state.producers.get(producer.id);
+    const call = current?.recent[current.recent.length - 1];
+    // Records of one call share a stamp and are contiguous: collect their offsets for duplicate answers.
+    if (current && current.epoch === producer.epoch && call?.seq === producer.seq) call.offsets.push(offset);
+    else state.producers.set(producer.id, advanceProducer(current, producer, [offset]));
+  }
+}
+
+/** How long an expired presence member is still listed (the core filters it) before the view forgets it. */
+const FORGET_EXPIRED_MS = 60_000;
+
+/** One presence record as stored in the compacted topic. */
+interface StoredPresence {
+  p: string;
+  e: number;
+}
+
+/** Presence members of one partition of the compacted presence topic, keyed `<session key>/<connection id>`. */
+export class PresenceView extends View {
+  private readonly sets = new Map<string, Map<string, BackendPresenceEntry>>();
+  private readonly watchers = new Map<string, Set<() => void>>();
+
+  members(key: string): BackendPresenceEntry[] {
+    const members = this.sets.get(key);
+    if (!members) return [];
+    // Crashed members never send a tombstone: forget long-expired ones so memory stays bounded. Recently expired
+    // ones are returned: the core filters by expiresAt against its own clock reading, and tells a timeout from a
+    // leave by whether the member it no longer sees had expired; dropping them here first would turn a timeout
+    // into a "left".
+    const forgetBefore = Date.now() - FORGET_EXPIRED_MS;
+    for (const [id, entry] of members) if (entry.expiresAt <= forgetBefore) members.delete(id);
+    if (members.size === 0) this.sets.delete(key);
+    return [...members.values()];
+  }
+
+  watch(key: string, onChange: () => void): () => void {
+    let set = this.watchers.get(key);
+    if (!set) this.watchers.set(key, (set = new Set()));
+    set.add(onChange);
+    return () => {
+      set!.delete(onChange);
+      if (set!.size === 0) this.watchers.delete(key);
+    };
+  }
+
+  protected apply(record: FeedRecord): void {
+    if (record.key === null) return;
+    const cut = record.key.indexOf('/');
+    if (cut <= 0) return;
+    const key = record.key.slice(0, cut);
+    const connectionId = record.key.slice(cut + 1);
+    let members = this.sets.get(key);
+    let changed: boolean;
+    if (record.value === null) {
+      changed = members?.delete(connectionId) ?? false;
+      if (members?.size === 0) this.sets.delete(key);
+    } else {
+      let stored: StoredPresence;
+      try {
+        stored = JSON.parse(record.value) as StoredPresence;
+      } catch {
+        return;
+      }
+      if (typeof stored.p !== 'string' || typeof stored.e !== 'number') return;
+      if (!members) this.sets.set(key, (members = new Map()));
+      changed = members.get(connectionId)?.payload !== stored.p;
+      members.set(connectionId, { connectionId, payload: stored.p, expiresAt: stored.e });
+    }
+    if (!changed) return;
+    const set = this.watchers.get(key);
+    if (set) for (const fn of set) queueMicrotask(fn);
+  }
+}
+
+/** Encodes a presence record value. */
+export function encodePresence(entry: BackendPresenceEntry): string {
+  const stored: StoredPresence = { p: entry.payload, e: entry.expiresAt };
+  return JSON.stringify(stored);
+}
