@@ -5,6 +5,7 @@ import { conformanceCommand } from './commands/conformance.js';
 import { demoCommand } from './commands/demo.js';
 import { endCommand } from './commands/end.js';
 import { infraCommand } from './commands/infra.js';
+import { serveCommand } from './commands/serve.js';
 import { tailCommand } from './commands/tail.js';
 import { processContext, reportError, type CliContext } from './output.js';
 
@@ -15,6 +16,7 @@ Commands:
   demo [url]                 a guided tour: resume, a second tab, stop with acknowledgement, presence
   conformance <url>          run the conformance suite against a backend URL
   bench <url>                benchmark a backend: Durable Sessions vs the raw client, side by side
+  serve <url>                run the gateway (WebSocket, SSE, Durable Streams HTTP) over a backend
   infra <name> | --list      run local test infrastructure (redis, nats, kafka, …) in the foreground
   tail <session>             print a session's events as JSON lines until $end or Ctrl-C
   append <session> <json>    append one event, print its offset
@@ -31,6 +33,7 @@ const COMMANDS: Record<string, Command> = {
   demo: demoCommand,
   conformance: conformanceCommand,
   bench: (args, ctx) => benchCommand(args, ctx, ['bench', ...args]),
+  serve: serveCommand,
   infra: infraCommand,
   tail: tailCommand,
   append: appendCommand,

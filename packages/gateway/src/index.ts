@@ -1,0 +1,12 @@
+export { startGateway, startGateway as serve } from './server.js';
+export type { RunningGateway } from './server.js';
+export type { CorsOptions, GatewayLimits, GatewayOptions } from './options.js';
+export { signToken, verifyToken, covers } from './auth.js';
+export type { Grant, Right, SignTokenOptions } from './auth.js';
+export { GatewayError, toWireError, httpStatus } from './errors.js';
+export type { GatewayErrorCode, GatewayOnlyCode, WireError } from './errors.js';
+export { PROTOCOL_VERSION, CloseCode } from './ws.js';
+export type { WireEvent } from './wire.js';
+export { RESERVED_SESSION_PREFIX, toWireEvent } from './wire.js';
+export { runServeCommand, parseServeArgs } from './cli.js';
+export type { ServeArgs } from './cli.js';
