@@ -1,11 +1,9 @@
-import { defineConfig } from 'vitest/config';
+import { sharedVitestConfig } from '../../vitest.shared';
 
-export default defineConfig({
-  test: {
-    include: ['test/**/*.test.ts'],
-    // Every file starts its own emulator; the conformance file is long and sequential.
-    maxWorkers: 2,
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-  },
+// Every file starts its own emulator; the conformance file is long and sequential.
+export default sharedVitestConfig(import.meta.dirname, {
+  include: ['test/**/*.test.ts'],
+  maxWorkers: 2,
+  testTimeout: 60_000,
+  hookTimeout: 60_000,
 });

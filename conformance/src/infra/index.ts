@@ -13,6 +13,12 @@ export type { TcpProxy } from './tcp-proxy.js';
  * launcher here (one line each).
  */
 const launchers: Record<string, () => Promise<InfraLauncher>> = {
+  ably: async () => (await import('./ably.js')).launcher,
+  nats: async () => (await import('./nats.js')).natsLauncher,
+  'nats-cluster': async () => (await import('./nats.js')).natsClusterLauncher,
+  kafka: async () => (await import('./kafka.js')).kafkaLauncher,
+  redis: async () => (await import('./redis.js')).redisLauncher,
+  upstash: async () => (await import('./upstash/index.js')).upstashLauncher,
 };
 
 /** Names of the available launchers. */

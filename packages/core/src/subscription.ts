@@ -112,16 +112,20 @@ async function pumpLoop(ctx: LogContext, from: StartPosition, signal: AbortSigna
   let backoff = FIRST_BACKOFF_MS;
   while (!signal.aborted) {
     try {
+      let next = prefetch(ctx, after, size);
       for (;;) {
-        const page = await abortable(ctx.backend.read(ctx.log, after, size), signal);
+        const page = await abortable(next, signal);
         if (signal.aborted) return;
         const { events, last, ended } = decodeEntries(ctx, page, after);
         failingSince = undefined;
         backoff = FIRST_BACKOFF_MS;
         after = last;
+        const more = page.length === size && !ended;
+        // One page ahead: the backend's round trip overlaps delivery, and memory stays bounded to two pages.
+        if (more) next = prefetch(ctx, after, size);
         if (events.length > 0) await sink.push(events);
         if (ended) return;
-        if (page.length < size) break;
+        if (!more) break;
       }
       const outcome = await followLive(ctx, after, signal, sink, (raw) => (after = raw));
       if (outcome !== 'paused') return;
@@ -135,6 +139,13 @@ async function pumpLoop(ctx: LogContext, from: StartPosition, signal: AbortSigna
       backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
     }
   }
+}
+
+/** Starts reading a page; a page nobody awaits any more (an abort, a failure) must not become an unhandled rejection. */
+function prefetch(ctx: LogContext, after: string | null, size: number): Promise<readonly BackendEntry[]> {
+  const page = ctx.backend.read(ctx.log, after, size);
+  page.catch(() => {});
+  return page;
 }
 
 function followLive(

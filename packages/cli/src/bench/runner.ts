@@ -43,6 +43,8 @@ export interface BenchOptions {
   progress?: (line: string) => void;
   /** The command line recorded in the report. */
   command?: string;
+  /** Runs only the workloads with these ids (all when absent). */
+  only?: readonly string[];
 }
 
 /**
@@ -68,7 +70,8 @@ export async function runBench(url: string, options: BenchOptions = {}): Promise
   const workloads: WorkloadResult[] = [];
   let backend = '';
   let baselineName = '';
-  for (const workload of WORKLOADS) {
+  const selected = options.only ? WORKLOADS.filter((w) => options.only!.includes(w.id)) : WORKLOADS;
+  for (const workload of selected) {
     // Fresh connections per workload: the embedded backend then frees the previous workload's events, so the heap
     // (and GC pauses) stay small, and no workload measures another one's leftovers.
     const result = await withConnections(url, async (store, baseline) => {

@@ -1,0 +1,109 @@
+import { isDurableSessionError, type BackendEntry, type LogRef, type TailListener } from '@durable-sessions/core';
+import { logKeys } from './keys.js';
+import type { Notifications } from './notifications.js';
+import { sleep, TAIL_BATCH, TAIL_GRACE_MS, unavailable } from './tail-common.js';
+
+interface Follower {
+  cursor: string | null;
+  readonly listener: TailListener;
+  active: boolean;
+  pulling: boolean;
+  again: boolean;
+  readonly stopped: AbortController;
+  stop: () => void;
+}
+
+/** Reads a page strictly after a raw offset (the backend's `read`, which also detects trimmed offsets). */
+export type PageReader = (log: LogRef, after: string | null, limit: number) => Promise<BackendEntry[]>;
+
+/**
+ * Live tails where Redis cannot block (REST): a published notification is only a wake-up, XRANGE (through the read
+ * script) is the source of truth, and each follower's cursor de-duplicates. Every (re)subscription of the
+ * notification channel triggers a read too, so a wake-up lost while the channel was down costs latency, never events.
+ */
+export class NotifyTailHub {
+  private readonly followers = new Set<Follower>();
+
+  constructor(
+    private readonly notifications: Notifications,
+    private readonly readPage: PageReader,
+    private readonly prefix: string,
+    private readonly backend: string,
+  ) {}
+
+  tail(log: LogRef, after: string | null, listener: TailListener): () => void {
+    const keys = logKeys(log, this.prefix);
+    const follower: Follower = { cursor: after, listener, active: true, pulling: false, again: false, stopped: new AbortController(), stop: () => {} };
+    this.followers.add(follower);
+    const unwatch = this.notifications.watch(keys.channel, keys.message, () => this.pull(log, follower));
+    follower.stop = () => {
+      if (!follower.active) return;
+      follower.active = false;
+      follower.stopped.abort();
+      this.followers.delete(follower);
+      unwatch();
+    };
+    this.pull(log, follower);
+    return follower.stop;
+  }
+
+  private pull(log: LogRef, follower: Follower): void {
+    if (!follower.active) return;
+    if (follower.pulling) {
+      follower.again = true;
+      return;
+    }
+    follower.pulling = true;
+    void this.drain(log, follower);
+  }
+
+  private async drain(log: LogRef, follower: Follower): Promise<void> {
+    let failingSince: number | undefined;
+    let backoff = 50;
+    try {
+      while (follower.active) {
+        follower.again = false;
+        let page: BackendEntry[];
+        try {
+          page = await this.readPage(log, follower.cursor, TAIL_BATCH);
+        } catch (err) {
+          if (!follower.active) return;
+          const retryable = isDurableSessionError(err, 'BACKEND_UNAVAILABLE', 'TIMEOUT');
+          failingSince ??= Date.now();
+          if (!retryable || Date.now() - failingSince > TAIL_GRACE_MS) {
+            this.fail(follower, retryable ? unavailable(this.backend, err) : err);
+            return;
+          }
+          await sleep(backoff, follower.stopped.signal);
+          backoff = Math.min(1_000, backoff * 2);
+          continue;
+        }
+        failingSince = undefined;
+        backoff = 50;
+        if (!follower.active) return;
+        if (page.length > 0) {
+          follower.cursor = page[page.length - 1]!.offset;
+          try {
+            follower.listener.next(page);
+          } catch {
+            // a listener's own failure is not the tail's
+          }
+        }
+        if (page.length < TAIL_BATCH && !follower.again) return;
+      }
+    } finally {
+      // Runs in the same turn as the loop's exit, so a wake-up arriving right after starts a new drain.
+      follower.pulling = false;
+    }
+  }
+
+  private fail(follower: Follower, err: unknown): void {
+    follower.stop();
+    follower.listener.error(err);
+  }
+
+  /** Fails every follower (backend close). */
+  closeAll(err: unknown): void {
+    for (const follower of [...this.followers]) this.fail(follower, err);
+  }
+}

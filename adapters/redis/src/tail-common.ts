@@ -1,0 +1,62 @@
+import { DurableSessionError, type BackendEntry } from '@durable-sessions/core';
+import { idToOffset } from './keys.js';
+
+/**
+ * How long a live tail keeps retrying a failing connection by itself before it reports BACKEND_UNAVAILABLE, after
+ * which the core takes over (re-reading from the last delivered offset, with its own reconnect timeout). Long enough
+ * to ride out a restarted redis-server or a dropped socket without the subscriber noticing.
+ */
+export const TAIL_GRACE_MS = 10_000;
+/** Entries fetched per stream per round: bounds one delivery while a follower catches up. */
+export const TAIL_BATCH = 1_000;
+
+/** Turns XRANGE/XREAD entries (`[id, [field, value, …]]`) into backend entries. */
+export function toEntries(raw: unknown): BackendEntry[] {
+  if (!Array.isArray(raw)) return [];
+  const entries: BackendEntry[] = new Array(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const item = raw[i] as [unknown, unknown];
+    entries[i] = { offset: idToOffset(String(item[0])), payload: payloadOf(item[1]) };
+  }
+  return entries;
+}
+
+function payloadOf(fields: unknown): string {
+  if (Array.isArray(fields)) {
+    for (let i = 0; i + 1 < fields.length; i += 2) if (String(fields[i]) === 'd') return String(fields[i + 1]);
+    return '';
+  }
+  if (fields && typeof fields === 'object') return String((fields as Record<string, unknown>).d ?? '');
+  return '';
+}
+
+/** The index of the first entry strictly after `cursor`. */
+export function indexAfter(entries: readonly BackendEntry[], cursor: string | null): number {
+  if (cursor === null) return 0;
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (entries[mid]!.offset <= cursor) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export function unavailable(backend: string, cause: unknown): DurableSessionError {
+  return new DurableSessionError('BACKEND_UNAVAILABLE', `Live tail lost Redis for more than ${TAIL_GRACE_MS} ms.`, { backend, cause });
+}

@@ -1,0 +1,35 @@
+import { isDurableSessionError } from '@durable-sessions/core';
+import { describe, expect, it } from 'vitest';
+import { resolveTarget } from '../src/options.js';
+
+describe('URL resolution', () => {
+  it('picks TCP for redis:// and rediss://, with a local default', () => {
+    expect(resolveTarget({ url: 'rediss://u:p@db.example.com:6380/2' })).toEqual({ transport: 'tcp', url: 'rediss://u:p@db.example.com:6380/2' });
+    expect(resolveTarget({})).toEqual({ transport: 'tcp', url: 'redis://127.0.0.1:6379' });
+  });
+
+  it('splits upstash URLs into a REST URL and a token', () => {
+    expect(resolveTarget({ url: 'upstash+https://AbC123@eu1-xyz.upstash.io' }, {})).toEqual({ transport: 'rest', url: 'https://eu1-xyz.upstash.io', token: 'AbC123' });
+    expect(resolveTarget({ url: 'upstash://:AbC123@eu1-xyz.upstash.io' }, {})).toEqual({ transport: 'rest', url: 'https://eu1-xyz.upstash.io', token: 'AbC123' });
+    expect(resolveTarget({ url: 'upstash+http://t0k@127.0.0.1:4000' }, {})).toEqual({ transport: 'rest', url: 'http://127.0.0.1:4000', token: 't0k' });
+  });
+
+  it('takes the URL and token from the Upstash environment variables', () => {
+    const env = { UPSTASH_REDIS_REST_URL: 'https://env.upstash.io', UPSTASH_REDIS_REST_TOKEN: 'envtoken' };
+    expect(resolveTarget({ url: 'upstash:' }, env)).toEqual({ transport: 'rest', url: 'https://env.upstash.io', token: 'envtoken' });
+    expect(resolveTarget({ url: 'upstash+https://eu1-xyz.upstash.io' }, env)).toEqual({ transport: 'rest', url: 'https://eu1-xyz.upstash.io', token: 'envtoken' });
+    expect(resolveTarget({ transport: 'rest' }, env)).toEqual({ transport: 'rest', url: 'https://env.upstash.io', token: 'envtoken' });
+  });
+
+  it('fails with CONFIG_INVALID when the token or URL is missing', () => {
+    for (const options of [{ url: 'upstash+https://eu1-xyz.upstash.io' }, { url: 'upstash:' }, { url: 'nats://x:4222' }]) {
+      let error: unknown;
+      try {
+        resolveTarget(options, {});
+      } catch (err) {
+        error = err;
+      }
+      expect(isDurableSessionError(error, 'CONFIG_INVALID'), JSON.stringify(options)).toBe(true);
+    }
+  });
+});
