@@ -1,42 +1,11 @@
+import type { DurableSessionErrorCode } from '@durable-sessions/core';
+
 /**
  * Every failure the client reports: the core's codes and the gateway's (they arrive over the wire unchanged), plus
  * `DISCONNECTED` for a request whose answer was lost with the socket. Branch on `code`, never on the message.
  */
 export type ClientErrorCode =
-  /** A session id is empty, too long, or not well-formed Unicode. */
-  | 'INVALID_SESSION_ID'
-  /** An offset is malformed, or lies beyond the end of the log. */
-  | 'INVALID_OFFSET'
-  /** Retention removed events after the offset: resuming would silently skip them. */
-  | 'OFFSET_TRIMMED'
-  /** An event is larger than the gateway or backend accepts. */
-  | 'PAYLOAD_TOO_LARGE'
-  /** An event is malformed (missing type, reserved `$` type, data that is not JSON or bytes). */
-  | 'INVALID_EVENT'
-  /** A parameter is out of range or of the wrong type. */
-  | 'INVALID_ARGUMENT'
-  /** The session has a durable end-of-stream event. */
-  | 'SESSION_ENDED'
-  /** The backend behind the gateway cannot do this. */
-  | 'NOT_SUPPORTED'
-  /** The backend failed transiently; retried by the client where that is safe. */
-  | 'BACKEND_UNAVAILABLE'
-  /** A concurrent writer changed what this operation depended on. */
-  | 'CONFLICT'
-  /** An idempotent producer skipped a sequence number (`details.expectedSeq`). */
-  | 'SEQUENCE_GAP'
-  /** An idempotent producer was fenced by a newer epoch. */
-  | 'STALE_PRODUCER'
-  /** The client's options are unusable (no WebSocket implementation, no token source, a bad URL). */
-  | 'CONFIG_INVALID'
-  /** The client or session handle was closed. */
-  | 'CLOSED'
-  /** An operation did not finish within its deadline. */
-  | 'TIMEOUT'
-  /** Aborted through an `AbortSignal`. */
-  | 'ABORTED'
-  /** Anything the gateway could not classify. */
-  | 'INTERNAL'
+  | DurableSessionErrorCode
   /** No token, or a malformed, forged or not-yet-valid one. */
   | 'UNAUTHORIZED'
   /** The token expired (and no `getToken` could replace it). */

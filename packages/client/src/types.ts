@@ -2,156 +2,46 @@ import type { Observable } from 'rxjs';
 import type { DurableSessionError } from './errors.js';
 import type { SessionWriter, WriterOptions } from './writer.js';
 
-// These shapes mirror @durable-sessions/core's types.ts on purpose (the client must not pull the core into a
-// browser bundle); keep them in step with it.
+// The session API's shapes are the core's own: imported as types only, so no core code reaches the bundle.
+import type {
+  SubscribeOptions as CoreSubscribeOptions,
+  StartPosition,
+  JsonValue,
+  EventData,
+  EventInput,
+  SessionEvent,
+  ControlMessage,
+  AppendOptions,
+  ReadOptions,
+  ReadResult,
+  EndOptions,
+  SessionInfo,
+  PresenceMember,
+  PresenceChange,
+  ControlReceipt,
+} from '@durable-sessions/core';
 
-/** Any value JSON can carry. */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type {
+  JsonValue,
+  EventData,
+  EventInput,
+  ProducerInfo,
+  SessionEvent,
+  ControlMessage,
+  StartPosition,
+  ProducerStamp,
+  AppendOptions,
+  ReadOptions,
+  ReadResult,
+  EndOptions,
+  SessionInfo,
+  PresenceMember,
+  PresenceChange,
+  ControlReceipt,
+} from '@durable-sessions/core';
 
-/** What an event carries: a JSON value, or raw bytes (sent as base64 and restored byte-exact). */
-export type EventData = JsonValue | Uint8Array;
-
-/** An event as an application appends it. */
-export interface EventInput<T extends EventData = EventData> {
-  /** What kind of event this is. Types starting with `$` are reserved for the library. */
-  type: string;
-  /** The payload. Defaults to `null`. */
-  data?: T;
-  /** Small string metadata, kept with the event. */
-  headers?: Record<string, string>;
-}
-
-/** Who appended an event. */
-export interface ProducerInfo {
-  /** The gateway store's client id. */
-  clientId: string | undefined;
-  /** The connection that appended (one per client: two tabs are two connections). */
-  connectionId: string;
-  /** The idempotent producer id, when the append carried one. */
-  producerId?: string;
-  /** The producer's epoch. */
-  epoch?: number;
-  /** The producer's sequence number of the append that stored this event. */
-  seq?: number;
-}
-
-/** An event as it is stored and delivered. */
-export interface SessionEvent<T extends EventData = EventData> {
-  /** Opaque position in the session's log: strictly increasing, and sorts correctly as a plain string. */
-  offset: string;
-  /** The session this event belongs to. */
-  sessionId: string;
-  /** The event type. `$end` marks the durable end of the stream; `$ack` acknowledges a control message. */
-  type: string;
-  /** The payload, JSON or bytes as appended. */
-  data: T;
-  /** Metadata as appended. */
-  headers: Record<string, string>;
-  /** When the event was appended (ms since the epoch, the gateway's clock). */
-  timestamp: number;
-  /** Who appended it. */
-  producer: ProducerInfo;
-}
-
-/** A control message (cancel, steer) on the session's control log. */
-export type ControlMessage<T extends EventData = EventData> = SessionEvent<T>;
-
-/** Where a subscription starts: `'start'`, `'now'`, or strictly after an offset. */
-export type StartPosition = 'start' | 'now' | (string & {});
-
-/** Makes an append idempotent: retries with the same id, epoch and seq are never stored twice. */
-export interface ProducerStamp {
-  /** A stable producer id (1–128 characters). */
-  id: string;
-  /** Bumped when a producer restarts; a higher epoch fences older ones. Defaults to 0. */
-  epoch?: number;
-  /** One per append call, from 0 per epoch, increasing by exactly 1. */
-  seq: number;
-}
-
-/** Options of `session.append`. */
-export interface AppendOptions {
-  /**
-   * Makes the append idempotent. With a stamp, an append whose answer was lost in a disconnect is resent after the
-   * reconnect (the gateway answers a repeat as a duplicate); without one it fails with `DISCONNECTED`.
-   */
-  producer?: ProducerStamp;
-  /** Stops waiting for the result (the append may still land). */
-  signal?: AbortSignal;
-}
-
-/** Options of `subscribe` and `events`. */
-export interface SubscribeOptions {
-  /** Where to start. An offset means strictly after it. */
-  from: StartPosition;
-  /** Stops the subscription and frees it on the gateway. */
-  signal?: AbortSignal;
-}
-
-/** Options of `session.read`. */
-export interface ReadOptions {
-  /** `'start'` or an offset (strictly after it). @default 'start' */
-  from?: 'start' | (string & {});
-  /** At most this many events (1–1000). @default 100 */
-  limit?: number;
-}
-
-/** A page of history. */
-export interface ReadResult<T extends EventData = EventData> {
-  /** The events, oldest first. */
-  events: SessionEvent<T>[];
-  /** Pass as `from` to read the next page. */
-  next: StartPosition;
-  /** True when this page reached the current end of the log. */
-  upToDate: boolean;
-  /** True when the session has ended and this page reached its end. */
-  ended: boolean;
-}
-
-/** Options of `session.end`. */
-export interface EndOptions {
-  /** Why the stream ended (`complete`, `cancelled`, …), carried in the `$end` event's data. */
-  reason?: string;
-  /** Extra JSON for the `$end` event. */
-  data?: JsonValue;
-}
-
-/** What `session.info()` reports. */
-export interface SessionInfo {
-  /** The session id. */
-  id: string;
-  /** The offset of the last event, or `null` for an empty session. */
-  lastOffset: string | null;
-  /** Whether the session has a durable end-of-stream event. */
-  ended: boolean;
-}
-
-/** A member of a session's presence set: one per connection. */
-export interface PresenceMember<T extends JsonValue = JsonValue> {
-  /** The gateway store's client id. */
-  clientId: string | undefined;
-  /** The member's connection id. */
-  connectionId: string;
-  /** What the member published about itself. */
-  data: T;
-  /** When the member entered. */
-  enteredAt: number;
-  /** When the member last entered or updated. */
-  updatedAt: number;
-}
-
-/** One change of a presence set. */
-export interface PresenceChange<T extends JsonValue = JsonValue> {
-  /** What happened. */
-  action: 'enter' | 'update' | 'leave';
-  /** The member, as it is after an enter/update, or as it was before a leave. */
-  member: PresenceMember<T>;
-  /**
-   * For leaves: `left` or `timeout` as the gateway reported it; absent for a leave the client inferred after a
-   * reconnect (the member was gone when it looked again).
-   */
-  reason?: 'left' | 'timeout';
-}
+/** Options of `subscribe` and `events`: the core's, less `pageSize` (the gateway pages for the client). */
+export type SubscribeOptions = Omit<CoreSubscribeOptions, 'pageSize'>;
 
 /** Presence on a session, bound to this client's connection (it survives reconnects within the presence timeout). */
 export interface ClientPresence {
@@ -168,17 +58,6 @@ export interface ClientPresence {
    * client reconciles with a fresh member list, so each change is reported once.
    */
   changes(): Observable<PresenceChange>;
-}
-
-/** What `control.send` returns. */
-export interface ControlReceipt {
-  /** The control message's offset in the control log. */
-  offset: string;
-  /**
-   * Resolves with the `$ack` event the agent appended for this message. Rejects with `TIMEOUT` after
-   * `timeoutMs` (default 30 s), `ABORTED` through `signal`, or `SESSION_ENDED` when the session ends first.
-   */
-  acknowledged(options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<SessionEvent>;
 }
 
 /** The control channel: commands from clients to whoever runs the session. */

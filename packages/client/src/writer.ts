@@ -1,39 +1,13 @@
 import type { Connection } from './connection.js';
 import { DurableSessionError, isDurableSessionError } from './errors.js';
-import type { EventInput } from './types.js';
+import type { EventInput, SessionWriter, WriterOptions as CoreWriterOptions } from '@durable-sessions/core';
+
+export type { SessionWriter } from '@durable-sessions/core';
 import { randomId, toWireInput } from './wire.js';
 
-/** Options of `session.writer()`. */
-export interface WriterOptions {
-  /** How long an event may wait for companions before its batch is sent. 0 sends on the next tick. @default 5 */
-  lingerMs?: number;
-  /** The most events in one append frame (keep batches under the gateway's `maxFrameBytes`). @default 256 */
-  maxBatch?: number;
-  /** The producer id that makes resends idempotent. @default a random id */
-  producerId?: string;
-  /** The producer epoch; a restarted producer with a higher epoch fences the old one. @default 0 */
-  epoch?: number;
-  /** Retries of a batch after a retryable gateway error (a reconnect is not one: the batch is simply resent). @default 8 */
-  maxRetries?: number;
-}
+/** Options of `session.writer()`: the core's, less `retryBackoffMs` (a reconnect, not a timer, paces resends). */
+export type WriterOptions = Omit<CoreWriterOptions, 'retryBackoffMs'>;
 
-/**
- * A coalescing, idempotent producer for token streams: many tiny `write`s become few append frames, in order, one
- * in flight at a time, each stamped with the writer's producer id and the next sequence number. A batch whose
- * answer is lost in a disconnect is resent after the reconnect with the same stamp, so it is stored exactly once.
- */
-export interface SessionWriter {
-  /** Queues an event. Resolves with its offset once durable; never rejects unhandled. */
-  write(event: EventInput): Promise<string>;
-  /** Resolves when everything written so far is durable; rejects with the writer's failure if it failed. */
-  flush(): Promise<void>;
-  /** Flushes, then refuses further writes with `CLOSED`. */
-  close(): Promise<void>;
-  /** The producer id stamped on every batch. */
-  readonly producerId: string;
-  /** Events written and not yet durable. */
-  readonly pending: number;
-}
 
 interface Queued {
   event: Record<string, unknown>;
