@@ -10,8 +10,10 @@ export interface DurableSessionsClient {
   readonly state: ConnectionState;
   /** Every state change, starting with the current one; completes once the client is stopped. */
   readonly state$: Observable<ConnectionState>;
-  /** The presence identity of this client, kept across reconnects. */
+  /** The connection id this client asks the gateway for, kept across reconnects. */
   readonly connectionId: string;
+  /** This client's identity in presence and on appended events, as the gateway assigned it; known once connected. */
+  readonly presenceId: string | undefined;
   /** A handle on a session (one per id; asking twice returns the same handle). Throws `INVALID_SESSION_ID`. */
   session(id: string): ClientSession;
   /**
@@ -43,6 +45,9 @@ export function createClient(options: ClientOptions): DurableSessionsClient {
       return conn.state$;
     },
     connectionId: conn.connectionId,
+    get presenceId() {
+      return conn.presenceId;
+    },
     session(id: string): ClientSession {
       validateSessionId(id);
       let session = sessions.get(id);

@@ -70,6 +70,11 @@ const CLOSE_UNAUTHORIZED = 4401;
  */
 export class Connection {
   readonly connectionId: string;
+  /**
+   * This connection's identity as the gateway shows it in presence and on appended events (with auth on, the
+   * gateway binds it to the token's subject). Known after the first `hello`.
+   */
+  presenceId: string | undefined;
   private readonly subject: BehaviorSubject<ConnectionState>;
   private readonly WS: WebSocketConstructor;
   private readonly url: string;
@@ -274,6 +279,7 @@ export class Connection {
     switch (frame.op) {
       case 'hello': {
         socket.hello = frame;
+        this.presenceId = typeof frame.presenceId === 'string' ? frame.presenceId : this.connectionId;
         const limits = frame.limits as { maxFrameBytes?: unknown; framesPerSecond?: unknown } | undefined;
         if (typeof limits?.maxFrameBytes === 'number') socket.maxFrameBytes = limits.maxFrameBytes;
         this.bucket.reset(typeof limits?.framesPerSecond === 'number' ? limits.framesPerSecond : Infinity);

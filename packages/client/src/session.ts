@@ -91,6 +91,9 @@ export function createSession(conn: Connection, id: string, highWater: number, o
   return {
     id,
     connectionId: conn.connectionId,
+    get presenceId() {
+      return conn.presenceId;
+    },
     append,
     writer(options) {
       const writer = createWriter(conn, id, options);

@@ -79,8 +79,13 @@ export interface ClientControl {
 export interface ClientSession {
   /** The session id. */
   readonly id: string;
-  /** The client's connection id (presence identity), stable across reconnects. */
+  /** The client's connection id, stable across reconnects (what it asks the gateway for). */
   readonly connectionId: string;
+  /**
+   * The identity presence members and appended events carry for this client, as the gateway assigned it (bound to
+   * the token's subject when auth is on); `undefined` until the first connection.
+   */
+  readonly presenceId: string | undefined;
   /** Appends one event and resolves with its offset once durable. */
   append(event: EventInput, options?: AppendOptions): Promise<string>;
   /** Appends events as one batch and resolves with their offsets, in order. */

@@ -139,7 +139,7 @@ describe('reconnect', () => {
     const seenByA: PresenceChange[] = [];
     a.session(id).presence.changes().subscribe((ch) => seenByA.push(ch));
     await a.session(id).presence.enter({ who: 'a' });
-    await waitFor(() => watched.some((ch) => ch.member.connectionId === a.connectionId), 'a to enter');
+    await waitFor(() => watched.some((ch) => ch.member.connectionId === a.presenceId), 'a to enter');
     await waitFor(() => seenByA.length === 1, 'a to see itself');
 
     const reconnecting = stateWhere(a, (s) => s.status === 'reconnecting');
@@ -148,10 +148,10 @@ describe('reconnect', () => {
     // While a is away, the watcher enters.
     await watcher.session(id).presence.enter({ who: 'w' });
     await stateWhere(a, (s) => s.status === 'live');
-    await waitFor(() => seenByA.some((ch) => ch.action === 'enter' && ch.member.connectionId === watcher.connectionId), 'a to learn of the watcher');
-    expect(seenByA.filter((ch) => ch.member.connectionId === a.connectionId && ch.action === 'enter')).toHaveLength(1);
+    await waitFor(() => seenByA.some((ch) => ch.action === 'enter' && ch.member.connectionId === watcher.presenceId), 'a to learn of the watcher');
+    expect(seenByA.filter((ch) => ch.member.connectionId === a.presenceId && ch.action === 'enter')).toHaveLength(1);
     expect(watched.some((ch) => ch.action === 'leave')).toBe(false);
-    expect((await watcher.session(id).presence.members()).map((m) => m.connectionId).sort()).toEqual([a.connectionId, watcher.connectionId].sort());
+    expect((await watcher.session(id).presence.members()).map((m) => m.connectionId).sort()).toEqual([a.presenceId, watcher.presenceId].sort());
   });
 
   it('detects a silent (half-open) socket by pings and resumes', async () => {
@@ -188,7 +188,7 @@ describe('reconnect', () => {
     expect(log.sent.filter((f) => f.op === 'presence.enter').map((f) => f.data)).toEqual([{ who: 'a' }, { who: 'a' }]);
     await a.close();
     await waitFor(() => watched.some((ch) => ch.action === 'leave'), 'a to leave');
-    expect(watched.filter((ch) => ch.action === 'leave')).toMatchObject([{ reason: 'left', member: { connectionId: a.connectionId } }]);
+    expect(watched.filter((ch) => ch.action === 'leave')).toMatchObject([{ reason: 'left', member: { connectionId: a.presenceId } }]);
     expect(a.state).toEqual({ status: 'stopped' });
   });
 

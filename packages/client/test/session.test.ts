@@ -39,7 +39,7 @@ describe('session over the gateway', () => {
     expect(received.map((e) => e.offset)).toEqual([one, ...many]);
     expect(received[1]).toMatchObject({ type: 'token', data: 'lo', headers: { step: '1' }, sessionId: id });
     expect(received[2]!.data).toEqual(new Uint8Array([0, 1, 2, 255]));
-    expect(received[0]!.producer.connectionId).toBe(c.connectionId);
+    expect(received[0]!.producer.connectionId).toBe(c.presenceId);
     sub.unsubscribe();
   });
 
@@ -163,10 +163,10 @@ describe('session over the gateway', () => {
     const changes: PresenceChange[] = [];
     const sub = b.session(id).presence.changes().subscribe((ch) => changes.push(ch));
     await a.session(id).presence.enter({ role: 'user' });
-    await waitFor(() => changes.some((ch) => ch.action === 'enter' && ch.member.connectionId === a.connectionId), 'enter');
+    await waitFor(() => changes.some((ch) => ch.action === 'enter' && ch.member.connectionId === a.presenceId), 'enter');
     await a.session(id).presence.update({ role: 'user', typing: true });
     await waitFor(() => changes.some((ch) => ch.action === 'update'), 'update');
-    expect((await b.session(id).presence.members()).map((m) => m.connectionId)).toEqual([a.connectionId]);
+    expect((await b.session(id).presence.members()).map((m) => m.connectionId)).toEqual([a.presenceId]);
     await a.session(id).presence.leave();
     await waitFor(() => changes.some((ch) => ch.action === 'leave' && ch.reason === 'left'), 'leave');
     sub.unsubscribe();
