@@ -20,7 +20,8 @@ function target(name: string, mutate: Mutation = (b) => b): ConformanceTarget {
   };
   return {
     name,
-    connect: (options: StoreOptions = {}) => connect({ ...options, backend: server(options.retention) }),
+    // Retention belongs to the backend instance: it goes to the factory, never to connect() beside an instance.
+    connect: ({ retention, ...options }: StoreOptions = {}) => connect({ ...options, backend: server(retention) }),
     backend: (options) => server(options?.retention),
     timeScale: 0.5,
   };
