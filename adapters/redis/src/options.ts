@@ -77,6 +77,8 @@ export function resolveTarget(options: RedisOptions, env: NodeJS.ProcessEnv = pr
   if (!rest) {
     if (scheme && scheme !== 'redis' && scheme !== 'rediss') throw invalid(`Unsupported URL scheme "${scheme}:" for the redis backend; use redis://, rediss:// or upstash+https://.`);
     if (client !== undefined && typeof (client as RedisClientLike).sendCommand !== 'function') throw invalid('`client` must be a node-redis client or an @upstash/redis client.');
+    // A URL without a host would otherwise fall back to localhost:6379: a typo must never write to another server.
+    if (url && !hasHost(url)) throw invalid(`Redis URL ${JSON.stringify(redactUrl(url))} names no host; use redis://host:6379.`);
     return { transport: 'tcp', url: url ?? (client ? undefined : 'redis://127.0.0.1:6379'), ...(client ? { client: client as RedisClientLike } : {}) };
   }
   let restUrl: string | undefined;
@@ -143,4 +145,12 @@ function invalid(message: string): DurableSessionError {
 
 function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+function hasHost(url: string): boolean {
+  try {
+    return new URL(url).hostname.length > 0;
+  } catch {
+    return false;
+  }
 }

@@ -32,4 +32,8 @@ describe('URL resolution', () => {
       expect(isDurableSessionError(error, 'CONFIG_INVALID'), JSON.stringify(options)).toBe(true);
     }
   });
+
+  it.each(['redis:/', 'redis://', 'redis:', 'rediss:///0'])('refuses a TCP URL without a host (%j) instead of falling back to localhost', (url) => {
+    expect(() => resolveTarget({ url })).toThrowError(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('no host') }));
+  });
 });
