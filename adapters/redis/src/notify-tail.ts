@@ -1,7 +1,7 @@
-import { isDurableSessionError, type BackendEntry, type LogRef, type TailListener } from '@durable-sessions/core';
+import { delay, isDurableSessionError, type BackendEntry, type LogRef, type TailListener } from '@durable-sessions/core';
 import { logKeys } from './keys.js';
 import type { Notifications } from './notifications.js';
-import { sleep, TAIL_BATCH, TAIL_GRACE_MS, unavailable } from './tail-common.js';
+import { TAIL_BATCH, TAIL_GRACE_MS, unavailable } from './tail-common.js';
 
 interface Follower {
   cursor: string | null;
@@ -74,7 +74,7 @@ export class NotifyTailHub {
             this.fail(follower, retryable ? unavailable(this.backend, err) : err);
             return;
           }
-          await sleep(backoff, follower.stopped.signal);
+          await delay(backoff, follower.stopped.signal);
           backoff = Math.min(1_000, backoff * 2);
           continue;
         }

@@ -43,20 +43,7 @@ export function indexAfter(entries: readonly BackendEntry[], cursor: string | nu
   return lo;
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
+/** What a tail reports once Redis stayed unreachable past the grace period: retryable, so the core resubscribes. */
 export function unavailable(backend: string, cause: unknown): DurableSessionError {
   return new DurableSessionError('BACKEND_UNAVAILABLE', `Live tail lost Redis for more than ${TAIL_GRACE_MS} ms.`, { backend, cause });
 }

@@ -1,7 +1,7 @@
-import { DurableSessionError, type LogRef, type TailListener } from '@durable-sessions/core';
+import { delay, DurableSessionError, type LogRef, type TailListener } from '@durable-sessions/core';
 import { idToOffset, logKeys, offsetToId } from './keys.js';
 import { WATERMARKS } from './scripts.js';
-import { indexAfter, sleep, TAIL_BATCH, TAIL_GRACE_MS, toEntries, unavailable } from './tail-common.js';
+import { indexAfter, TAIL_BATCH, TAIL_GRACE_MS, toEntries, unavailable } from './tail-common.js';
 import type { RedisClientLike, TcpTransport } from './tcp-transport.js';
 
 interface Follower {
@@ -142,7 +142,7 @@ class Multiplexer {
         }
       }
       attempt++;
-      await sleep(attempt < 20 ? 0 : 5);
+      await delay(attempt < 20 ? 0 : 5);
     }
   }
 
@@ -192,7 +192,7 @@ class Multiplexer {
           this.failAll(unavailable(this.options.name, mapped));
           failingSince = undefined;
         }
-        await sleep(backoff, this.stop.signal);
+        await delay(backoff, this.stop.signal);
         backoff = Math.min(1_000, backoff * 2);
       }
     }

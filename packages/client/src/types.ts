@@ -7,7 +7,6 @@ import type {
   SubscribeOptions as CoreSubscribeOptions,
   StartPosition,
   JsonValue,
-  EventData,
   EventInput,
   SessionEvent,
   ControlMessage,

@@ -29,3 +29,4 @@ export { checkProducer, advanceProducer, PRODUCER_WINDOW } from './producer.js';
 export type { ProducerState, ProducerVerdict } from './producer.js';
 export { END_TYPE, ACK_TYPE, RESERVED_PREFIX, isEndPayload } from './codec.js';
 export { isAckFor } from './control.js';
+export { delay } from './timing.js';
