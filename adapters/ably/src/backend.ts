@@ -15,9 +15,10 @@ import {
   type ProducerState,
 } from '@durable-sessions/core';
 import type { InboundMessage, PaginatedResult, Realtime, RealtimeChannel } from 'ably';
+import { Coalescer } from './coalesce.js';
 import { NAME, toAblyError } from './errors.js';
-import { LogChannel, toEntry } from './log-channel.js';
-import { messageIds, offsetToSerial, parseMessageId, serialTime, serialToOffset } from './offsets.js';
+import { LogChannel, toEntry, type LogEntry } from './log-channel.js';
+import { messageIdBase, offsetToSerial, publishIds, parseMessageId, serialTime, serialToOffset } from './offsets.js';
 import { resolveOptions, type AblyOptions } from './options.js';
 import { AblyPresence } from './presence.js';
 import { HISTORY_PAGE, historyAfter, startTail } from './tail.js';
@@ -50,6 +51,8 @@ export function ably(options: AblyOptions = {}): Backend {
   let closed = false;
   const logs = new Map<string, LogChannel>();
   const reader = new HistoryReader();
+  const heads = new Coalescer();
+  const reads = new Coalescer();
 
   const client = (): Promise<Realtime> => {
     if (closed) return Promise.reject(new DurableSessionError('CLOSED', 'The Ably backend is closed.', { backend: NAME }));
@@ -101,23 +104,31 @@ export function ably(options: AblyOptions = {}): Backend {
 
   const presence = new AblyPresence(client, (ref: PresenceRef) => channelName(ref.key, 'presence'), resolved.idleDetachMs);
 
-  /** Publishes records in as few publishes as the message size limit allows (one ACK each), in order. */
-  const publish = async (channel: RealtimeChannel, records: readonly string[], ids: string[]): Promise<string[]> => {
-    const chunks: Array<Array<{ id: string; data: string }>> = [];
-    let chunk: Array<{ id: string; data: string }> = [];
+  /**
+   * Publishes records in as few publishes as the message size limit allows (one ACK each), in order; the ids of
+   * each publish are derived from `base` (see {@link publishIds}).
+   */
+  const publish = async (channel: RealtimeChannel, records: readonly string[], base: string): Promise<string[]> => {
+    const chunks: Array<{ start: number; data: string[] }> = [];
+    let chunk: { start: number; data: string[] } = { start: 0, data: [] };
     let size = 0;
     records.forEach((data, i) => {
       const bytes = Buffer.byteLength(data, 'utf8');
-      if (chunk.length > 0 && size + bytes > resolved.maxMessageSize) {
+      if (chunk.data.length > 0 && size + bytes > resolved.maxMessageSize) {
         chunks.push(chunk);
-        chunk = [];
+        chunk = { start: i, data: [] };
         size = 0;
       }
-      chunk.push({ id: ids[i]!, data });
+      chunk.data.push(data);
       size += bytes;
     });
     chunks.push(chunk);
-    const results = await Promise.all(chunks.map((messages) => channel.publish(messages)));
+    const published = chunks.map(({ start, data }) => {
+      const ids = publishIds(base, start, data.length);
+      return { ids, messages: data.map((d, k) => ({ id: ids[k]!, data: d })) };
+    });
+    const ids = published.flatMap((p) => p.ids);
+    const results = await Promise.all(published.map(({ messages }) => channel.publish(messages)));
     // Older SDKs resolve publish() without a result: fall back to looking the ids up in history.
     const serials = results.flatMap((r) => (r as { serials?: Array<string | null> } | undefined)?.serials ?? []);
     if (serials.length !== records.length || serials.some((s) => typeof s !== 'string')) return findSerials(channel, ids);
@@ -185,7 +196,7 @@ export function ably(options: AblyOptions = {}): Backend {
     const verdict = checkProducer(state, producer);
     if (verdict.action === 'duplicate') return { offsets: verdict.offsets, duplicate: true };
     if (lc.ended) throw ended();
-    const serials = await publish(lc.channel, request.records, messageIds(request.records.length, producer));
+    const serials = await publish(lc.channel, request.records, messageIdBase(producer));
     const offsets = serials.map(serialToOffset);
     lc.producers.set(producer.id, advanceProducer(lc.producers.get(producer.id) ?? state, producer, offsets));
     return { offsets };
@@ -206,7 +217,7 @@ export function ably(options: AblyOptions = {}): Backend {
         const run = async (): Promise<BackendAppendResult> => {
           if (request.producer) return appendStamped(lc, request, request.producer);
           if (lc.ended) throw ended();
-          const serials = await publish(lc.channel, request.records, messageIds(request.records.length));
+          const serials = await publish(lc.channel, request.records, messageIdBase());
           return { offsets: serials.map(serialToOffset) };
         };
         let result: Promise<BackendAppendResult>;
@@ -234,11 +245,14 @@ export function ably(options: AblyOptions = {}): Backend {
     },
 
     read(ref, after, limit) {
-      return withHistory(ref, 'Reading history of', (channel) => reader.read(channel, after, limit));
+      // Shared by identical reads asked before the query is sent (a burst of subscriptions catching up from 'now').
+      const key = `${channelName(ref.key, ref.kind)}\u0000${after}\u0000${limit}`;
+      return reads.run(key, () => withHistory(ref, 'Reading history of', (channel) => reader.read(channel, after, limit))).then((entries) => entries.slice());
     },
 
     info(ref): Promise<BackendLogInfo> {
-      return withHistory(ref, 'Reading the head of', async (channel) => {
+      // Shared by the callers asking before the query is sent (a burst of subscriptions from 'now').
+      return heads.run(channelName(ref.key, ref.kind), () => withHistory(ref, 'Reading the head of', async (channel) => {
         // The newest message is normally ours; a foreign one (data that is not a string) means looking further.
         let page = await channel.history({ limit: 1 });
         if (page.items.length > 0 && typeof page.items[0]!.data !== 'string') page = await channel.history({ limit: 100 });
@@ -249,7 +263,7 @@ export function ably(options: AblyOptions = {}): Backend {
           return { last: entry.offset, ended: isEndPayload(entry.payload) || (known?.ended ?? false), trimmedThrough: null };
         }
         return { last: null, ended: false, trimmedThrough: null };
-      });
+      })).then((info) => ({ ...info }));
     },
 
     tail(ref, after, listener) {
@@ -318,7 +332,14 @@ export class HistoryReader {
     }
     const key = `${channel.name}\u0000${cursor}`;
     const cached = cursor === null ? undefined : this.positions.get(key);
-    if (cached) this.positions.delete(key);
+    if (cached) {
+      // Kept, not consumed: several readers resuming from one offset (devices, repeated replays) all hit it.
+      this.positions.delete(key);
+      this.positions.set(key, cached);
+    } else if (cursor !== null) {
+      const recent = await this.recent(channel, cursor, limit);
+      if (recent) return recent;
+    }
     let page: PaginatedResult<InboundMessage> | null =
       cached?.page ??
       (await channel.history({
@@ -327,11 +348,17 @@ export class HistoryReader {
         ...(time !== undefined ? { start: Math.max(0, time - SERIAL_SKEW_MS) } : {}),
       }));
     let index = cached?.index ?? 0;
+    let found = cached !== undefined || cursor === null;
     const out: BackendEntry[] = [];
     while (page) {
       for (; index < page.items.length; index++) {
         const entry = toEntry(page.items[index]!);
         if (!entry || (cursor !== null && entry.serial <= cursor)) continue;
+        if (!found) {
+          // Where the messages after the offset start: the next read from the same offset skips the time window.
+          found = true;
+          this.remember(key, { page, index });
+        }
         out.push({ offset: entry.offset, payload: entry.payload });
         if (out.length >= limit) {
           this.remember(`${channel.name}\u0000${entry.serial}`, { page, index: index + 1 });
@@ -347,6 +374,31 @@ export class HistoryReader {
       out.push(...(await this.read(channel, from, limit - out.length)));
     }
     return out;
+  }
+
+  /**
+   * The messages after `cursor` when they are among the newest page of the log (a reader near the head: a tail
+   * catching up, a prefetch past the last page), oldest first; undefined when the cursor is older. Paging backwards
+   * from the newest message compares serials only, so no time window before the offset is read.
+   */
+  private async recent(channel: RealtimeChannel, cursor: string, limit: number): Promise<BackendEntry[] | undefined> {
+    const page = await channel.history({ direction: 'backwards', limit: HISTORY_PAGE });
+    const newer: LogEntry[] = [];
+    let reached = !page.hasNext();
+    for (const message of page.items) {
+      const entry = toEntry(message);
+      if (!entry) continue;
+      if (entry.serial <= cursor) {
+        reached = true;
+        break;
+      }
+      newer.push(entry);
+    }
+    if (!reached) return undefined;
+    return newer
+      .reverse()
+      .slice(0, limit)
+      .map(({ offset, payload }) => ({ offset, payload }));
   }
 
   private remember(key: string, position: ReadPosition): void {

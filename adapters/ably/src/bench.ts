@@ -3,6 +3,30 @@ import type { InboundMessage, PaginatedResult, Realtime } from 'ably';
 import { parseAblyUrl, resolveOptions } from './options.js';
 
 /**
+ * Upper bounds for `durable-sessions bench` sizes against real Ably (names as in the CLI's `BenchSizes`): small
+ * enough that each run stays near Ably's 50 messages/s per channel and per connection. The emulator has no rate
+ * limits and needs none.
+ */
+export const REAL_ABLY_SIZE_LIMITS: Readonly<Record<string, number>> = {
+  repetitions: 3,
+  appendSingle: 100,
+  appendBatch: 200,
+  batchSize: 20,
+  writer: 200,
+  latency: 100,
+  replayLength: 500,
+  firstEvent: 20,
+  fanoutSubscribers: 5,
+  fanoutEvents: 100,
+  idleSubscriptions: 200,
+};
+
+/** Whether the endpoint is this machine (the emulator). */
+function isLocalEndpoint(endpoint: string | undefined): boolean {
+  return endpoint !== undefined && /^(127\.|localhost$|\[?::1\]?$)/.test(endpoint);
+}
+
+/**
  * The raw-`ably` side of `durable-sessions bench ably://…`: the same work with the Ably SDK alone (publish,
  * batched publish split at the message size limit, forward history paging, subscribe). Against the emulator these
  * are emulator figures, not Ably's.
@@ -12,7 +36,8 @@ export const createBaseline: BaselineFactory = async (url: string): Promise<RawB
   const mod = await import('ably');
   const Ctor = (mod as { Realtime?: typeof import('ably').Realtime }).Realtime ?? (mod as unknown as { default: { Realtime: typeof import('ably').Realtime } }).default.Realtime;
   const client: Realtime = new Ctor(options.clientOptions);
-  const channel = (log: string) => client.channels.get(`${options.channelPrefix}-raw:${log}`);
+  // In the store's namespace, so on real Ably the same channel rules (persisted history) apply to both sides.
+  const channel = (log: string) => client.channels.get(`${options.channelPrefix}:raw-${log}`);
   const batches = (payloads: string[], size: number): string[][] => {
     const out: string[][] = [];
     let batch: string[] = [];
@@ -30,8 +55,13 @@ export const createBaseline: BaselineFactory = async (url: string): Promise<RawB
     if (batch.length > 0) out.push(batch);
     return out;
   };
+  const local = isLocalEndpoint(options.clientOptions.endpoint);
   return {
     name: 'raw ably-js publish',
+    // Not yet read by the harness (it has no per-backend size hook): real Ably limits every channel and connection
+    // to 50 published (and 50 received) messages per second, so throughput workloads measure that limit, and the
+    // CLI's default sizes would be rejected with rate-limit errors (42911/42913). See docs/adapters/ably.md.
+    ...(local ? {} : { sizeLimits: REAL_ABLY_SIZE_LIMITS }),
     async appendEach(log, payloads) {
       const ch = channel(log);
       for (const data of payloads) await ch.publish({ data });

@@ -18,15 +18,24 @@ export function toAblyError(err: unknown, context: string): DurableSessionError 
   const status = typeof info.statusCode === 'number' ? info.statusCode : undefined;
   const text = typeof info.message === 'string' ? info.message : String(err);
   let mapped: DurableSessionErrorCode = 'BACKEND_UNAVAILABLE';
-  if (code === 40009 || status === 413) mapped = 'PAYLOAD_TOO_LARGE';
+  // Ably's rate limits (42910-42929, HTTP 429: 50 messages/s per channel and per connection on every package) are
+  // transient: retryable BACKEND_UNAVAILABLE, so the writer backs off and retries instead of failing the stream.
+  const rateLimited = status === 429 || (code !== undefined && code >= 42900 && code < 43000);
+  if (rateLimited) mapped = 'BACKEND_UNAVAILABLE';
+  else if (code === 40009 || status === 413) mapped = 'PAYLOAD_TOO_LARGE';
   else if (code === 93002) mapped = 'CONFIG_INVALID';
   else if (code !== undefined && CONFIG_CODES.has(code)) mapped = 'CONFIG_INVALID';
   else if (code === 50003 || code === 80014 || /timed? ?out/i.test(text)) mapped = 'TIMEOUT';
   else if (code !== undefined && code >= 40000 && code < 50000 && code !== 40142 && code !== 40140 && code !== 40171) mapped = 'INTERNAL';
-  const hint = code === 93002 ? ' (enable the channel rule for "annotations, updates, deletes and appends" on the namespace)' : '';
+  const hint =
+    code === 93002
+      ? ' (enable the channel rule for "annotations, updates, deletes and appends" on the namespace)'
+      : rateLimited
+        ? ' (an Ably rate limit: 50 messages/s per channel and per connection unless Ably raised your limits)'
+        : '';
   return new DurableSessionError(mapped, `${context}: ${text}${code !== undefined ? ` (Ably error ${code})` : ''}${hint}`, {
     cause: err,
     backend: NAME,
-    details: { ...(code !== undefined ? { ablyCode: code } : {}), ...(status !== undefined ? { statusCode: status } : {}) },
+    details: { ...(code !== undefined ? { ablyCode: code } : {}), ...(status !== undefined ? { statusCode: status } : {}), ...(rateLimited ? { rateLimited: true } : {}) },
   });
 }

@@ -1,5 +1,6 @@
 import { DurableSessionError, isEndPayload, type ProducerState } from '@durable-sessions/core';
-import type { ChannelStateChange, InboundMessage, RealtimeChannel } from 'ably';
+import type { ChannelStateChange, InboundMessage, PaginatedResult, RealtimeChannel, RealtimeHistoryParams } from 'ably';
+import { Coalescer } from './coalesce.js';
 import { NAME, toAblyError } from './errors.js';
 import { parseMessageId, serialToOffset } from './offsets.js';
 
@@ -53,6 +54,7 @@ export class LogChannel {
   private attachedOnce = false;
   private checked: Promise<void> | undefined;
   private disposed = false;
+  private readonly requests = new Coalescer();
   private readonly onMessage = (message: InboundMessage) => this.receive(message);
   private readonly onState = (change: ChannelStateChange) => this.stateChanged(change);
 
@@ -109,6 +111,10 @@ export class LogChannel {
     });
     return this.checked;
   }
+
+  /** A history query, shared with the tails that ask the same at the same time (a burst of subscriptions). */
+  readonly history = (params: RealtimeHistoryParams): Promise<PaginatedResult<InboundMessage>> =>
+    this.requests.run(JSON.stringify(params), () => this.channel.history(params));
 
   /** Fails every follower (backend close). */
   failAll(err: DurableSessionError): void {

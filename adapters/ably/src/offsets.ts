@@ -42,14 +42,22 @@ export interface IdStamp {
 }
 
 /**
- * Message ids for one append. Ably de-duplicates republished ids (idempotent publishing), so a retry of the same
- * producer stamp, or the SDK re-sending after a lost connection, is stored once.
+ * The id base of one append. Ably de-duplicates republished ids (idempotent publishing), so a retry of the same
+ * producer stamp, or the SDK re-sending after a lost connection, is stored once. See {@link publishIds}.
  */
-export function messageIds(count: number, producer?: { id: string; epoch: number; seq: number }): string[] {
-  const base = producer
+export function messageIdBase(producer?: { id: string; epoch: number; seq: number }): string {
+  return producer
     ? `${ID_PREFIX}:p:${Buffer.from(producer.id, 'utf8').toString('base64url')}:${producer.epoch}:${producer.seq}`
     : `${ID_PREFIX}:r:${globalThis.crypto.randomUUID()}`;
-  return Array.from({ length: count }, (_, i) => `${base}:${i}`);
+}
+
+/**
+ * The ids of one publish of an append: the records from `start` on, `count` of them. Ably requires the messages of
+ * one publish to carry `<one base>:<position>` ids (error 40031), so each publish has its own base, `<append
+ * base>:<start>`, and the same append split the same way always gets the same ids.
+ */
+export function publishIds(base: string, start: number, count: number): string[] {
+  return Array.from({ length: count }, (_, k) => `${base}:${start}:${k}`);
 }
 
 let lastEncoded = '';
@@ -59,13 +67,13 @@ let lastDecoded = '';
 export function parseMessageId(id: unknown): IdStamp | undefined {
   if (typeof id !== 'string' || !id.startsWith(`${ID_PREFIX}:p:`)) return undefined;
   const parts = id.split(':');
-  if (parts.length !== 6) return undefined;
-  const [, , producer, epoch, seq, index] = parts as [string, string, string, string, string, string];
+  if (parts.length !== 7) return undefined;
+  const [, , producer, epoch, seq, start, position] = parts as [string, string, string, string, string, string, string];
   // Every message of a batch carries the same producer: decode it once per run of equal ids.
   if (producer !== lastEncoded) {
     lastEncoded = producer;
     lastDecoded = Buffer.from(producer, 'base64url').toString('utf8');
   }
-  const stamp = { producerId: lastDecoded, epoch: Number(epoch), seq: Number(seq), index: Number(index) };
+  const stamp = { producerId: lastDecoded, epoch: Number(epoch), seq: Number(seq), index: Number(start) + Number(position) };
   return Number.isSafeInteger(stamp.epoch) && Number.isSafeInteger(stamp.seq) && Number.isSafeInteger(stamp.index) ? stamp : undefined;
 }

@@ -50,8 +50,9 @@ export interface AblyOptions {
    */
   producerScanPages?: number;
   /**
-   * Not supported: Ably's history retention is set by channel rules (2 minutes by default, 24–72 hours with the
-   * "persist all messages" rule), not per session. Passing limits fails with `CONFIG_INVALID`.
+   * Not supported: Ably's history retention is set by channel rules (2 minutes by default; with the
+   * "persist all messages" rule 24 hours on the Free package, 72 hours by default on paid ones), not per session.
+   * Passing limits fails with `CONFIG_INVALID`.
    */
   retention?: RetentionOptions;
 }
@@ -73,7 +74,7 @@ export function resolveOptions(options: AblyOptions): ResolvedAblyOptions {
   if (retention.maxAgeMs !== undefined || retention.maxEvents !== undefined) {
     throw new DurableSessionError(
       'CONFIG_INVALID',
-      'Ably keeps history per channel rule (2 minutes by default, 24-72 hours with "persist all messages"); per-store retention limits are not supported.',
+      'Ably keeps history per channel rule (2 minutes by default; with "persist all messages" 24 hours on Free, 72 hours by default on paid packages); per-store retention limits are not supported.',
       { backend: NAME },
     );
   }

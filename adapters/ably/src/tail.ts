@@ -1,5 +1,5 @@
 import { DurableSessionError, type BackendEntry, type TailListener } from '@durable-sessions/core';
-import type { InboundMessage, PaginatedResult, RealtimeChannel } from 'ably';
+import type { InboundMessage, PaginatedResult, RealtimeChannel, RealtimeHistoryParams } from 'ably';
 import { toAblyError } from './errors.js';
 import { toEntry, type LogChannel, type LogEntry } from './log-channel.js';
 import { offsetToSerial } from './offsets.js';
@@ -12,17 +12,19 @@ const HISTORY_CATCH_UP_MS = 10_000;
 /**
  * Messages newer than `cursor` (a serial; null: all retained), oldest first, paging history backwards from the
  * attach point (`untilAttach`) or from the newest message. With `floor`, history must already contain that serial
- * (Ably's history is eventually consistent with live delivery): pages are re-read until it does.
+ * (Ably's history is eventually consistent with live delivery): pages are re-read until it does. `history` issues
+ * the first query of each attempt (a tail's is shared with the tails starting at the same time).
  */
 export async function historyAfter(
   channel: RealtimeChannel,
   cursor: string | null,
   mode: { untilAttach: true } | { floor: string } | { newest: true },
+  history: (params: RealtimeHistoryParams) => Promise<PaginatedResult<InboundMessage>> = (params) => channel.history(params),
 ): Promise<LogEntry[]> {
   const deadline = Date.now() + HISTORY_CATCH_UP_MS;
   let delay = 25;
   for (;;) {
-    let page: PaginatedResult<InboundMessage> | null = await channel.history(
+    let page: PaginatedResult<InboundMessage> | null = await history(
       'untilAttach' in mode ? { untilAttach: true, limit: HISTORY_PAGE } : { direction: 'backwards', limit: HISTORY_PAGE },
     );
     if ('floor' in mode) {
@@ -92,7 +94,7 @@ export function startTail(lc: LogChannel, after: string | null, listener: TailLi
       let current = mode;
       do {
         again = false;
-        const missed = await historyAfter(lc.channel, cursor, current);
+        const missed = await historyAfter(lc.channel, cursor, current, lc.history);
         if (!active) return;
         deliver(missed);
         // A second loss while backfilling: the new attach point is only covered by untilAttach.

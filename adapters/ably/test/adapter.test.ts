@@ -2,6 +2,7 @@ import { connect, encodeSessionKey, isDurableSessionError, type SessionEvent } f
 import * as Ably from 'ably';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ably, createBackend, parseAblyUrl } from '../src/index.js';
+import { toAblyError } from '../src/errors.js';
 import { offsetToSerial, serialToOffset } from '../src/offsets.js';
 import { startEmulator, waitFor, type RunningAbly } from './helpers.js';
 
@@ -46,6 +47,18 @@ describe('Ably URLs and options', () => {
     } finally {
       if (saved !== undefined) process.env.ABLY_API_KEY = saved;
     }
+  });
+
+  it("maps Ably's errors to typed errors: rate limits retryable, size limits, channel rules and id format", () => {
+    const mapped = (code: number, statusCode: number) => toAblyError({ code, statusCode, message: 'x' }, 'ctx');
+    for (const code of [42910, 42911, 42913]) {
+      expect(mapped(code, 429)).toMatchObject({ code: 'BACKEND_UNAVAILABLE', retryable: true, details: { ablyCode: code, rateLimited: true } });
+    }
+    expect(mapped(40009, 413)).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', retryable: false });
+    expect(mapped(93002, 400)).toMatchObject({ code: 'CONFIG_INVALID' });
+    expect(mapped(93002, 400).message).toContain('annotations, updates, deletes and appends');
+    expect(mapped(40031, 400)).toMatchObject({ code: 'INTERNAL' });
+    expect(mapped(80003, 500)).toMatchObject({ code: 'BACKEND_UNAVAILABLE', retryable: true });
   });
 
   it('encodes serials into raw offsets that sort exactly like the serials', () => {
@@ -163,6 +176,45 @@ describe('the Ably adapter against the emulator', () => {
       expect((await a.session(sessionId).read({ limit: 100 })).events.map((e) => e.type)).toEqual(['a0', 'b0', 'a1', 'b1', 'a2', 'b2', 'next', 'x', 'y']);
     } finally {
       await Promise.all([a.close(), b.close(), c.close()]);
+    }
+  });
+
+  it('splits an append above the size limit into publishes with <base>:<position> ids, stored once across retries', async () => {
+    const [a, b] = await Promise.all([connect(url), connect(url)]);
+    const sessionId = id();
+    try {
+      const events = Array.from({ length: 300 }, (_, i) => ({ type: 'chunk', data: { i, pad: 'p'.repeat(1_000) } }));
+      const offsets = await a.session(sessionId).append(events, { producer: { id: 'big', seq: 0 } });
+      expect(offsets).toHaveLength(300);
+      // Another process retrying the same call learns the producer from history and gets the same offsets back.
+      expect(await b.session(sessionId).append(events, { producer: { id: 'big', seq: 0 } })).toEqual(offsets);
+      const raw = new Ably.Rest(infra.emulator.clientOptions());
+      const history = await raw.channels.get(`ds:${encodeSessionKey(sessionId)}:events`).history({ direction: 'forwards', limit: 1000 });
+      expect(history.items).toHaveLength(300);
+      const bases = new Set(history.items.map((m) => m.id.slice(0, m.id.lastIndexOf(':'))));
+      expect(bases.size).toBeGreaterThan(1);
+      expect((await b.session(sessionId).read({ limit: 1000 })).events.map((e) => (e.data as { i: number }).i)).toEqual(events.map((_, i) => i));
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('reads from one offset repeatedly, and past a remembered last page once more events arrive', async () => {
+    const store = await connect(url);
+    const session = store.session(id());
+    try {
+      const offsets: string[] = [];
+      for (let i = 0; i < 2_500; i += 250) offsets.push(...(await session.append(Array.from({ length: 250 }, (_, k) => ({ type: 't', data: i + k })))));
+      const pageFrom = async (from: string, limit: number) => (await session.read({ from, limit })).events.map((e) => e.data);
+      const expected = Array.from({ length: 1_000 }, (_, k) => 1_200 + k);
+      expect(await pageFrom(offsets[1_199]!, 1_000)).toEqual(expected);
+      expect(await pageFrom(offsets[1_199]!, 1_000)).toEqual(expected);
+      expect(await pageFrom(offsets[2_199]!, 1_000)).toEqual(Array.from({ length: 300 }, (_, k) => 2_200 + k));
+      await session.append([{ type: 't', data: 2_500 }, { type: 't', data: 2_501 }]);
+      expect(await pageFrom(offsets[2_199]!, 1_000)).toEqual(Array.from({ length: 302 }, (_, k) => 2_200 + k));
+      expect(await pageFrom(offsets[2_499]!, 10)).toEqual([2_500, 2_501]);
+    } finally {
+      await store.close();
     }
   });
 

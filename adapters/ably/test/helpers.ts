@@ -1,5 +1,5 @@
-import { infraLauncher, type RunningInfra } from '@durable-sessions/conformance/infra';
-import type { AblyEmulator } from '../../../conformance/src/infra/ably/emulator.js';
+import { infraLauncher, type InfraStartOptions, type RunningInfra } from '@durable-sessions/conformance/infra';
+import type { AblyEmulator, AblyEmulatorOptions } from '../../../conformance/src/infra/ably/emulator.js';
 
 /** The launcher's result with the emulator-specific fault controls. */
 export interface RunningAbly extends RunningInfra {
@@ -10,11 +10,12 @@ export interface RunningAbly extends RunningInfra {
   emulator: AblyEmulator;
 }
 
-/** Starts the project's Ably emulator through its launcher (as `durable-sessions infra ably` does). */
-export async function startEmulator(): Promise<RunningAbly> {
+/** Starts the project's Ably emulator through its launcher (as `durable-sessions infra ably` does), with `options`. */
+export async function startEmulator(options: AblyEmulatorOptions = {}): Promise<RunningAbly> {
   const launcher = await infraLauncher('ably');
   if (!launcher) throw new Error('no ably launcher registered');
-  return (await launcher.start()) as RunningAbly;
+  // The ably launcher passes emulator options through its start options.
+  return (await launcher.start(options as InfraStartOptions)) as RunningAbly;
 }
 
 /** Resolves when `check` returns true, polling; rejects after `timeoutMs` naming `what`. */

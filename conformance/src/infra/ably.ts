@@ -18,7 +18,8 @@ export interface RunningAbly extends RunningInfra {
 
 /**
  * Starts the Ably emulator in this process (the CLI keeps it in the foreground). Limits not given as options are
- * read from `ABLY_EMULATOR_MAX_MESSAGE_SIZE` (bytes) and `ABLY_EMULATOR_HISTORY_TTL_MS`, so the CLI can set them.
+ * read from `ABLY_EMULATOR_MAX_MESSAGE_SIZE` (bytes), `ABLY_EMULATOR_HISTORY_TTL_MS` and
+ * `ABLY_EMULATOR_HISTORY_MEMORY_BYTES`, so the CLI can set them.
  */
 export async function startAbly(options: InfraStartOptions & AblyEmulatorOptions = {}): Promise<RunningAbly> {
   const env = (name: string): number | undefined => {
@@ -27,10 +28,12 @@ export async function startAbly(options: InfraStartOptions & AblyEmulatorOptions
   };
   const maxMessageSize = options.maxMessageSize ?? env('ABLY_EMULATOR_MAX_MESSAGE_SIZE');
   const historyTtlMs = options.historyTtlMs ?? env('ABLY_EMULATOR_HISTORY_TTL_MS');
+  const historyMemoryBytes = options.historyMemoryBytes ?? env('ABLY_EMULATOR_HISTORY_MEMORY_BYTES');
   const emulator = await AblyEmulator.start({
     ...options,
     ...(maxMessageSize !== undefined ? { maxMessageSize } : {}),
     ...(historyTtlMs !== undefined ? { historyTtlMs } : {}),
+    ...(historyMemoryBytes !== undefined ? { historyMemoryBytes } : {}),
   });
   const [keyName, secret] = emulator.key.split(/:(.*)/s) as [string, string];
   const url = `ably://${keyName}:${encodeURIComponent(secret)}@127.0.0.1:${emulator.port}?tls=false`;

@@ -32,16 +32,59 @@ export interface ServerProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
+/** Running servers and their watchdogs. */
+const live = new Map<ChildProcess, ChildProcess | undefined>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   // Servers must never outlive the process that started them (a test runner that crashes, an interrupted CLI).
+  // This hook covers a normal exit; the watchdogs cover the deaths that run no hook (SIGKILL, a V8 abort).
   process.on('exit', () => {
-    for (const child of live) child.kill('SIGKILL');
+    for (const [child, watchdog] of live) {
+      signalGroup(watchdog, 'SIGKILL');
+      signalGroup(child, 'SIGKILL');
+    }
   });
+}
+
+/**
+ * Signals a child's whole process group (servers and watchdogs are started as group leaders, so whatever they
+ * spawned goes too), falling back to the child alone. Never throws.
+ */
+function signalGroup(child: ChildProcess | undefined, signal: NodeJS.Signals): void {
+  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/**
+ * The parent-death watchdog of a server: a detached `sh` whose stdin is a pipe only this process holds. However
+ * this process dies, SIGKILL included, the kernel closes that pipe; `cat` then reads EOF and the shell kills the
+ * server's process group. Nothing polls, and no hook in this process has to run. On a normal stop this process
+ * kills the watchdog first, so it never signals a pid that may have been reused.
+ */
+function startWatchdog(server: ChildProcess): ChildProcess | undefined {
+  if (process.platform === 'win32' || server.pid === undefined) return undefined;
+  const script = 'cat >/dev/null; kill -9 -"$1" 2>/dev/null || kill -9 "$1" 2>/dev/null';
+  const watchdog = spawn('/bin/sh', ['-c', script, 'durable-sessions-watchdog', String(server.pid)], {
+    detached: true,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  watchdog.once('error', () => {});
+  watchdog.stdin!.on('error', () => {});
+  // Neither the watchdog nor its pipe may keep this process alive.
+  watchdog.unref();
+  (watchdog.stdin as unknown as { unref?: () => void }).unref?.();
+  return watchdog;
 }
 
 /** Starts a server process and waits until it is ready; rejects (killing it) if it exits or times out first. */
@@ -52,18 +95,25 @@ export function startProcess(spec: ProcessSpec): Promise<ServerProcess> {
       cwd: spec.cwd,
       env: { ...process.env, ...spec.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: the watchdog and kill() reach everything the server spawns, and a Ctrl-C meant for
+      // the launching process does not kill the server behind the launcher's back.
+      detached: process.platform !== 'win32',
     });
-    live.add(child);
+    const watchdog = startWatchdog(child);
+    live.set(child, watchdog);
     const recent: string[] = [];
     let ready = false;
     let buffer = '';
     const exited = new Promise<void>((done) => child.once('exit', () => done()));
-    child.once('exit', () => live.delete(child));
+    child.once('exit', () => {
+      live.delete(child);
+      signalGroup(watchdog, 'SIGKILL');
+    });
     const handle: ServerProcess = {
       child,
       async kill(signal = 'SIGKILL') {
         if (child.exitCode !== null || child.signalCode !== null) return;
-        child.kill(signal);
+        signalGroup(child, signal);
         await exited;
       },
     };
@@ -78,7 +128,7 @@ export function startProcess(spec: ProcessSpec): Promise<ServerProcess> {
       if (ready) return;
       ready = true;
       clearTimeout(timer);
-      child.kill('SIGKILL');
+      signalGroup(child, 'SIGKILL');
       err.message += recent.length ? `\n--- last output ---\n${recent.join('\n')}` : '';
       reject(err);
     };

@@ -107,7 +107,9 @@ export class AblyEmulator {
     const server = createServer((req, res) => {
       void handleRest(this.state, this.realtime, req, res);
     });
-    server.keepAliveTimeout = 5_000;
+    // Longer than any client's idle reuse of a kept-alive socket: with Node's 5 s default, a REST request sent on a
+    // socket the server is just closing fails with "socket hang up" when the SDK's 40 sockets are busy.
+    server.keepAliveTimeout = 65_000;
     server.on('connection', (socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));

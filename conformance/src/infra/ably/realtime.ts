@@ -17,8 +17,13 @@ import {
 } from './protocol.js';
 import { AblyError, randomId, type EmulatorState, type Identity } from './state.js';
 
-/** Results of recent publishes a connection remembers, so a re-sent `msgSerial` is re-ACKed (RTN19a). */
+/**
+ * Results of recent publishes a connection remembers, so a re-sent `msgSerial` is re-ACKed (RTN19a): at most this
+ * many replies holding at most {@link ACK_MEMORY_SERIALS} serials together (the SDK re-sends only what was in
+ * flight; an older re-send gets an ACK without serials, which the adapter resolves from history).
+ */
 const ACK_MEMORY = 1_000;
+const ACK_MEMORY_SERIALS = 20_000;
 /** Most messages a `rewind` may ask for, as on Ably. */
 const MAX_REWIND = 100;
 
@@ -51,6 +56,7 @@ export class Connection {
   readonly attachments = new Map<string, Attachment>();
   private nextMsgSerial = 0;
   private readonly replies = new Map<number, Frame>();
+  private replySerials = 0;
   private ping: ReturnType<typeof setInterval> | undefined;
   private leaveTimer: ReturnType<typeof setTimeout> | undefined;
   private expireTimer: ReturnType<typeof setTimeout> | undefined;
@@ -272,7 +278,12 @@ export class Connection {
 
   private reply(msgSerial: number, frame: Frame): void {
     this.replies.set(msgSerial, frame);
-    if (this.replies.size > ACK_MEMORY) this.replies.delete(this.replies.keys().next().value!);
+    this.replySerials += serialCount(frame);
+    while (this.replies.size > ACK_MEMORY || (this.replySerials > ACK_MEMORY_SERIALS && this.replies.size > 1)) {
+      const [oldest, old] = this.replies.entries().next().value!;
+      this.replies.delete(oldest);
+      this.replySerials -= serialCount(old);
+    }
     if (frame.action === Action.ACK && this.realtime.loseNextAck) {
       // The publish is stored but its ACK never arrives: the client must resume and re-send the same msgSerial.
       this.realtime.loseNextAck = false;
@@ -332,6 +343,7 @@ export class Realtime {
   /** Validates, stores and fans out one publish; returns the serials. Shared by realtime and REST publishes. */
   publishMessages(channel: ChannelState, raw: unknown, from: Connection | { id: string; clientId?: string }, idBase: string): string[] {
     if (!Array.isArray(raw) || raw.length === 0) throw new AblyError(wireError(40000, 400, 'No messages to publish'));
+    checkClientIds(raw as Array<{ id?: unknown }>);
     const { maxMessageSize } = this.state.options;
     let size = 0;
     const items = raw.map((input: Record<string, unknown>) => {
@@ -415,6 +427,23 @@ export class Realtime {
   }
 }
 
+/**
+ * Ably's rule for client-supplied message ids (error 40031): never empty, and the messages of one publish either
+ * carry none or all carry `<one base>:<position>`, so the idempotency scope of the group is unambiguous.
+ */
+function checkClientIds(messages: Array<{ id?: unknown }>): void {
+  const ids = messages.map((m) => m.id);
+  if (ids.every((id) => id === undefined || id === null)) return;
+  if (ids.some((id) => typeof id !== 'string' || id.length === 0)) {
+    throw new AblyError(wireError(40031, 400, 'Client-specified message id cannot be empty'));
+  }
+  if (ids.length === 1) return;
+  const base = (ids[0] as string).slice(0, (ids[0] as string).lastIndexOf(':'));
+  if (!ids.every((id, position) => id === `${base}:${position}`)) {
+    throw new AblyError(wireError(40031, 400, 'Client-specified message ids do not match the required format for multi-message ProtocolMessages'));
+  }
+}
+
 /** The client id a message is published with, enforcing the connection's identity (error 40012). */
 function checkClientId(requested: unknown, own: string | undefined): string | undefined {
   if (requested === undefined || requested === null) return own === '*' ? undefined : own;
@@ -427,14 +456,19 @@ function checkClientId(requested: unknown, own: string | undefined): string | un
 
 /** Messages a `rewind` param selects: the last N (`"10"`) or a time window (`"30s"`, `"2m"`). */
 function rewind(channel: ChannelState, value: string): StoredMessage[] {
-  const history = channel.history();
   const count = /^\d+$/.exec(value);
   if (count) {
     const n = Math.min(MAX_REWIND, Number(value));
-    return n === 0 ? [] : history.slice(-n);
+    return n === 0 ? [] : channel.newest(n);
   }
   const window = /^(\d+)(s|m)$/.exec(value);
   if (!window) throw new AblyError(wireError(40000, 400, `Invalid rewind ${JSON.stringify(value)}`));
   const since = Date.now() - Number(window[1]) * (window[2] === 'm' ? 60_000 : 1_000);
-  return history.filter((m) => m.timestamp >= since).slice(-MAX_REWIND);
+  return channel.since(since, MAX_REWIND);
+}
+
+/** How many serials an ACK frame carries. */
+function serialCount(frame: Frame): number {
+  const res = frame.res as Array<{ serials?: unknown[] }> | undefined;
+  return res?.reduce((n, r) => n + (r.serials?.length ?? 0), 0) ?? 0;
 }

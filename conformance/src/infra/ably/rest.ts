@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { memberKey } from './channel.js';
+import { memberKey, type HistoryQuery } from './channel.js';
 import { decodeWire, encodeWire, outgoing, wireError, type Format } from './protocol.js';
 import type { Realtime } from './realtime.js';
 import { AblyError, randomId, type EmulatorState, type Identity } from './state.js';
@@ -30,9 +30,9 @@ export async function handleRest(state: EmulatorState, realtime: Realtime, req: 
       return send(res, 200, { channelId: channel.name, status: { isActive: true, occupancy: { metrics: occupancy(realtime, channel.name) } } }, format);
     }
     if (method === 'GET' && rest === 'messages') {
-      const fromSerial = params.get('from_serial');
-      const items = channel.history().filter((m) => inWindow(m.timestamp, params) && (fromSerial === null || m.serial <= fromSerial));
-      return sendPage(res, items, (m) => m.serial, params, 'messages', format);
+      const page = channel.page(historyQuery(params));
+      res.setHeader('link', links(params, page.next, 'messages'));
+      return send(res, 200, page.items.map((m) => outgoing(m, format)), format);
     }
     if (method === 'POST' && rest === 'messages') {
       const body = await readBody(req);
@@ -96,6 +96,8 @@ function requestToken(state: EmulatorState, keyName: string, body: unknown): unk
   const token = `${keyName}.${randomId(24)}`;
   const capability = field('capability') || '{"*":["*"]}';
   const clientId = field('clientId') || undefined;
+  // Expired tokens are dropped here, where new ones arrive, so the token table stays as small as the live set.
+  for (const [name, entry] of state.tokens) if (entry.expires <= issued) state.tokens.delete(name);
   state.tokens.set(token, { keyName, expires: issued + ttl, capability, ...(clientId !== undefined ? { clientId } : {}) });
   return { token, keyName, issued, expires: issued + ttl, capability, ...(clientId !== undefined ? { clientId } : {}) };
 }
@@ -125,13 +127,40 @@ function sendPage<T extends { data?: unknown; encoding?: string }>(
   send(res, 200, page.items.map((m) => outgoing(m, format)), format);
 }
 
-/** One page: `direction` (default backwards), `limit`, and an exclusive `cursor` from the previous page. */
-function pageOf<T>(items: T[], key: (item: T) => string, params: URLSearchParams): { items: T[]; next: string | undefined } {
+/** The paging parameters every history request shares: `direction` (default backwards) and `limit`. */
+function paging(params: URLSearchParams): { direction: 'forwards' | 'backwards'; limit: number } {
   const direction = params.get('direction') ?? 'backwards';
   if (direction !== 'backwards' && direction !== 'forwards') throw new AblyError(wireError(40000, 400, `Invalid direction ${direction}`));
   const limitParam = params.get('limit');
   const limit = limitParam === null ? DEFAULT_LIMIT : Number(limitParam);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new AblyError(wireError(40003, 400, `Invalid limit ${limitParam}`));
+  return { direction, limit };
+}
+
+/** A message history request: paging, `start`/`end` (ms, inclusive), `from_serial` (untilAttach) and the cursor. */
+function historyQuery(params: URLSearchParams): HistoryQuery {
+  const query: HistoryQuery = paging(params);
+  const number = (name: string) => {
+    const value = params.get(name);
+    if (value === null) return undefined;
+    const n = Number(value);
+    if (!Number.isFinite(n)) throw new AblyError(wireError(40003, 400, `Invalid ${name} ${value}`));
+    return n;
+  };
+  const start = number('start');
+  const end = number('end');
+  if (start !== undefined) query.start = start;
+  if (end !== undefined) query.end = end;
+  const fromSerial = params.get('from_serial');
+  if (fromSerial !== null) query.untilSerial = fromSerial;
+  const cursor = params.get('cursor');
+  if (cursor !== null) query.cursor = cursor;
+  return query;
+}
+
+/** One page of an in-memory list, with an exclusive `cursor` from the previous page. */
+function pageOf<T>(items: T[], key: (item: T) => string, params: URLSearchParams): { items: T[]; next: string | undefined } {
+  const { direction, limit } = paging(params);
   const cursor = params.get('cursor');
   let ordered = direction === 'forwards' ? items : [...items].reverse();
   if (cursor !== null) ordered = ordered.filter((item) => (direction === 'forwards' ? key(item) > cursor : key(item) < cursor));

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { HistoryBudget } from './budget.js';
 import { ChannelState } from './channel.js';
 import { wireError, type WireError } from './protocol.js';
 
@@ -12,6 +13,13 @@ export interface AblyEmulatorOptions {
   maxMessageSize?: number;
   /** How long history is kept (Ably: 2 minutes by default, 24–72 h with the persistence channel rule). @default 86400000 */
   historyTtlMs?: number;
+  /**
+   * Most heap (estimated bytes) all channel histories may take together; beyond it the least recently published
+   * channels lose their oldest messages first, as if retention had expired them. An emulator bound (real Ably
+   * bounds history by time only) that keeps long benchmarks from growing it without limit.
+   * @default 268435456 (256 MiB, roughly two million short messages)
+   */
+  historyMemoryBytes?: number;
   /** How long a client-supplied message id de-duplicates republishes (Ably: 2 minutes). @default 120000 */
   idempotencyWindowMs?: number;
   /** How long a disconnected connection stays resumable (`connectionStateTtl`). @default 120000 */
@@ -37,6 +45,7 @@ export function resolveOptions(options: AblyEmulatorOptions): ResolvedOptions {
     keys: options.keys ?? { [DEFAULT_KEY_NAME]: DEFAULT_SECRET },
     maxMessageSize: options.maxMessageSize ?? 64 * 1024,
     historyTtlMs: options.historyTtlMs ?? 24 * 60 * 60 * 1000,
+    historyMemoryBytes: options.historyMemoryBytes ?? 256 * 1024 * 1024,
     idempotencyWindowMs: options.idempotencyWindowMs ?? 120_000,
     connectionStateTtlMs: options.connectionStateTtlMs ?? 120_000,
     presenceLeaveDelayMs: options.presenceLeaveDelayMs ?? 15_000,
@@ -76,8 +85,12 @@ export function randomId(bytes = 9): string {
 export class EmulatorState {
   readonly channels = new Map<string, ChannelState>();
   readonly tokens = new Map<string, Token>();
+  /** The memory bound of all histories together. */
+  readonly budget: HistoryBudget;
 
-  constructor(readonly options: ResolvedOptions) {}
+  constructor(readonly options: ResolvedOptions) {
+    this.budget = new HistoryBudget(options.historyMemoryBytes);
+  }
 
   channel(name: string): ChannelState {
     if (typeof name !== 'string' || name.length === 0 || name.length > 2048 || name.startsWith('[') || /[\u0000-\u001f*]/.test(name)) {
@@ -85,7 +98,7 @@ export class EmulatorState {
     }
     let channel = this.channels.get(name);
     if (!channel) {
-      channel = new ChannelState(name, this.options);
+      channel = new ChannelState(name, this.options, this.budget);
       this.channels.set(name, channel);
     }
     return channel;
