@@ -20,6 +20,11 @@ export interface RawBaseline {
   follow(log: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   /** Closes the clients the baseline opened. */
   close(): Promise<void>;
+  /**
+   * Upper bounds on bench sizes for a rate-limited target (real Ably allows 50 messages/s per channel): when set,
+   * calibration is skipped and every size is capped by these.
+   */
+  readonly sizeLimits?: Readonly<Record<string, number>>;
 }
 
 /** What an adapter's `./bench` subpath exports as `createBaseline`. */

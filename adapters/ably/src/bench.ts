@@ -58,9 +58,9 @@ export const createBaseline: BaselineFactory = async (url: string): Promise<RawB
   const local = isLocalEndpoint(options.clientOptions.endpoint);
   return {
     name: 'raw ably-js publish',
-    // Not yet read by the harness (it has no per-backend size hook): real Ably limits every channel and connection
-    // to 50 published (and 50 received) messages per second, so throughput workloads measure that limit, and the
-    // CLI's default sizes would be rejected with rate-limit errors (42911/42913). See docs/adapters/ably.md.
+    // Real Ably limits every channel and connection to 50 published (and 50 received) messages per second, so
+    // throughput workloads measure that limit, and the CLI's default sizes would be rejected with rate-limit errors
+    // (42911/42913); the harness skips calibration and caps its sizes with these. See docs/adapters/ably.md.
     ...(local ? {} : { sizeLimits: REAL_ABLY_SIZE_LIMITS }),
     async appendEach(log, payloads) {
       const ch = channel(log);

@@ -1,6 +1,7 @@
 import { UsageError } from './args.js';
 import { appendCommand } from './commands/append.js';
 import { benchCommand } from './commands/bench.js';
+import { benchReportCommand } from './commands/bench-report.js';
 import { conformanceCommand } from './commands/conformance.js';
 import { demoCommand } from './commands/demo.js';
 import { endCommand } from './commands/end.js';
@@ -13,9 +14,10 @@ import { processContext, reportError, type CliContext } from './output.js';
 export const USAGE = `Usage: durable-sessions <command> [options]
 
 Commands:
-  demo [url]                 a guided tour: resume, a second tab, stop with acknowledgement, presence
+  demo [url]                 the web demo: an AI chat over the gateway (--terminal: the terminal tour)
   conformance <url>          run the conformance suite against a backend URL
   bench <url>                benchmark a backend: Durable Sessions vs the raw client, side by side
+  bench-report               benchmark every backend vs its raw client and the peers; write docs/benchmarks.md
   serve <url>                run the gateway (WebSocket, SSE, Durable Streams HTTP) over a backend
   infra <name> | --list      run local test infrastructure (redis, nats, kafka, …) in the foreground
   tail <session>             print a session's events as JSON lines until $end or Ctrl-C
@@ -33,6 +35,7 @@ const COMMANDS: Record<string, Command> = {
   demo: demoCommand,
   conformance: conformanceCommand,
   bench: (args, ctx) => benchCommand(args, ctx, ['bench', ...args]),
+  'bench-report': benchReportCommand,
   serve: serveCommand,
   infra: infraCommand,
   tail: tailCommand,

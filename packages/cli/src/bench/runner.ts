@@ -45,6 +45,16 @@ export interface BenchOptions {
   command?: string;
   /** Runs only the workloads with these ids (all when absent). */
   only?: readonly string[];
+  /** Caps sizes after calibration (`bench-report` keeps the embedded backend's runs short with it). */
+  maxSizes?: Partial<BenchSizes>;
+}
+
+/** `sizes` with every field capped by `max`. */
+function capSizes(sizes: BenchSizes, max: Partial<BenchSizes> | undefined): BenchSizes {
+  if (!max) return sizes;
+  const capped = { ...sizes };
+  for (const [key, limit] of Object.entries(max) as Array<[keyof BenchSizes, number]>) capped[key] = Math.min(capped[key], limit);
+  return capped;
 }
 
 /**
@@ -59,9 +69,13 @@ export async function runBench(url: string, options: BenchOptions = {}): Promise
   const gc = exposeGc();
   const run = `b${Date.now().toString(36)}${globalThis.crypto.randomUUID().slice(0, 6)}`;
   let calibration: Calibration | undefined;
-  if (!options.quick) {
+  const sizeLimits = options.quick ? undefined : await withConnections(url, async (_store, baseline) => baseline.sizeLimits);
+  if (sizeLimits) {
+    sizes = capSizes({ ...sizes, ...options.sizes }, { ...(sizeLimits as Partial<BenchSizes>), ...options.maxSizes });
+    progress(`bench: sizes capped by the baseline (a rate-limited target): ${Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  } else if (!options.quick) {
     calibration = await withConnections(url, (store) => calibrate(store, `bench-${run}-calibrate`, Math.min(sizes.batchSize, store.capabilities.maxBatchSize)));
-    sizes = { ...scaleSizes(sizes, calibration), ...options.sizes };
+    sizes = capSizes({ ...scaleSizes(sizes, calibration), ...options.sizes }, options.maxSizes);
     progress(
       `bench: calibration: ${Math.round(calibration.singleAppendsPerSecond)} single appends/s, ${Math.round(calibration.batchedEventsPerSecond)} batched events/s; ` +
         `sizes: ${Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`,

@@ -1,6 +1,5 @@
 import { figure, sideBySide } from '../env.js';
 import { until } from '../wait.js';
-import type { BenchEnv } from '../env.js';
 import type { Workload } from './workload.js';
 
 /** Heap movement below which the heap counts as settled (a few bytes per subscription at the default count). */
@@ -13,11 +12,11 @@ const MAX_ROUNDS = 20;
  * few event-loop turns later, which otherwise shows up as a negative delta in the next run. So: collect, let
  * pending I/O callbacks run, collect again, until two readings agree.
  */
-async function settledHeap(env: BenchEnv): Promise<number> {
+export async function settledHeap(gc: (() => void) | undefined): Promise<number> {
   let previous = Number.NaN;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    env.gc?.();
-    env.gc?.();
+    gc?.();
+    gc?.();
     const heap = process.memoryUsage().heapUsed;
     if (Math.abs(heap - previous) < SETTLED_BYTES) return heap;
     previous = heap;
@@ -43,13 +42,13 @@ export const idleMemory: Workload = {
       async (rep) => {
         const session = env.store.session(env.name('store', rep));
         const tails = env.store.stats().tails;
-        const before = await settledHeap(env);
+        const before = await settledHeap(env.gc);
         let failure: unknown;
         const subs = Array.from({ length: k }, () => session.subscribe({ from: 'now' }).subscribe({ error: (err) => (failure ??= err) }));
         try {
           await until(() => failure !== undefined || env.store.stats().tails >= tails + k, `${k} idle store subscriptions going live`);
           if (failure !== undefined) throw failure;
-          return ((await settledHeap(env)) - before) / k;
+          return ((await settledHeap(env.gc)) - before) / k;
         } finally {
           for (const sub of subs) sub.unsubscribe();
           await session.close();
@@ -57,10 +56,10 @@ export const idleMemory: Workload = {
       },
       async (rep) => {
         const log = env.name('raw', rep);
-        const before = await settledHeap(env);
+        const before = await settledHeap(env.gc);
         const stops = await Promise.all(Array.from({ length: k }, () => env.baseline.follow(log, () => {})));
         try {
-          return ((await settledHeap(env)) - before) / k;
+          return ((await settledHeap(env.gc)) - before) / k;
         } finally {
           await Promise.all(stops.map((stop) => stop()));
         }
