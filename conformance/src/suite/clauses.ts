@@ -23,7 +23,8 @@ export const CLAUSES = {
   C18: 'Capabilities honesty',
   C19: 'Faults: backend restart, dropped connections',
   C20: 'Typed errors',
+  C21: 'Fork: a new session branching from another at an offset',
 } as const;
 
-/** A contract clause id (`C1` … `C20`). */
+/** A contract clause id (`C1` … `C21`). */
 export type ClauseId = keyof typeof CLAUSES;

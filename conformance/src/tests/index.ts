@@ -3,6 +3,7 @@ import { capabilityTests } from './capabilities.js';
 import { controlTests } from './control.js';
 import { endTests } from './end.js';
 import { faultTests, outageTests } from './faults.js';
+import { forkTests } from './fork.js';
 import { idempotencyTests } from './idempotency.js';
 import { isolationTests } from './isolation.js';
 import { offsetTests } from './offsets.js';
@@ -32,6 +33,7 @@ export const allTests: readonly ConformanceTest[] = [
   ...retentionTests,
   ...resourceTests,
   ...capabilityTests,
+  ...forkTests,
   ...peerTests,
   ...outageTests,
   ...faultTests,

@@ -28,5 +28,6 @@ export { padNumber, RAW_OFFSET } from './offsets.js';
 export { checkProducer, advanceProducer, PRODUCER_WINDOW } from './producer.js';
 export type { ProducerState, ProducerVerdict } from './producer.js';
 export { END_TYPE, ACK_TYPE, RESERVED_PREFIX, isEndPayload } from './codec.js';
+export { FORK_TYPE, MAX_FORK_DEPTH } from './fork.js';
 export { isAckFor } from './control.js';
 export { delay } from './timing.js';

@@ -1,11 +1,11 @@
 import type { Backend } from './backend.js';
-import type { Capabilities } from './capabilities.js';
 import { resolveConfig, type ConnectConfig, type StoreOptions } from './config.js';
 import { DurableSessionError } from './errors.js';
+import { OriginCache } from './fork.js';
 import { presenceTiming } from './presence.js';
 import { SessionHandle, type SessionEnv } from './session.js';
 import { encodeSessionKey, validateSessionId } from './session-id.js';
-import type { DurableSession, SessionHandleOptions, SessionStore, StoreStats } from './types.js';
+import type { DurableSession, ForkOptions, ForkResult, SessionHandleOptions, SessionStore, StoreCapabilities, StoreStats } from './types.js';
 
 const MAX_CLIENT_ID = 256;
 const CONNECTION_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -25,15 +25,24 @@ class Store implements SessionStore {
     if (!Number.isFinite(reconnectTimeoutMs) || reconnectTimeoutMs < 0) {
       throw new DurableSessionError('CONFIG_INVALID', 'reconnectTimeoutMs must be a non-negative number.');
     }
-    this.env = { backend: backendInstance, clientId, presence: presenceTiming(options.presence), reconnectTimeoutMs, stats: { tails: 0, subscriptions: 0 } };
+    this.env = {
+      backend: backendInstance,
+      clientId,
+      presence: presenceTiming(options.presence),
+      reconnectTimeoutMs,
+      stats: { tails: 0, subscriptions: 0 },
+      origins: new OriginCache(),
+      openInternal: (id) => new SessionHandle(id, encodeSessionKey(id), this.env, () => {}),
+    };
   }
 
   get backend(): string {
     return this.backendInstance.name;
   }
 
-  get capabilities(): Capabilities {
-    return this.backendInstance.capabilities;
+  get capabilities(): StoreCapabilities {
+    // Read through every time: some backends learn their limits when they connect (NATS max_payload).
+    return { ...this.backendInstance.capabilities, fork: true };
   }
 
   get clientId(): string | undefined {
@@ -54,6 +63,25 @@ class Store implements SessionStore {
     const handle = new SessionHandle(id, encodeSessionKey(id), this.env, (h) => this.handles.delete(h), connectionId);
     this.handles.add(handle);
     return handle;
+  }
+
+  async fork(source: string, options: ForkOptions): Promise<ForkResult> {
+    if (this.closed) throw new DurableSessionError('CLOSED', 'The store is closed.');
+    validateSessionId(source);
+    if (options === null || typeof options !== 'object') {
+      throw new DurableSessionError('INVALID_ARGUMENT', "fork() needs options: { target, at? }.");
+    }
+    validateSessionId(options.target);
+    if (options.target === source) throw new DurableSessionError('INVALID_ARGUMENT', 'A session cannot be forked into itself.', { details: { source } });
+    const from = this.env.openInternal(source);
+    const into = this.env.openInternal(options.target);
+    try {
+      const point = await from.forkPoint(options.at ?? 'end');
+      await into.becomeFork(source, point);
+      return { id: options.target, source, at: point.at };
+    } finally {
+      await Promise.allSettled([from.close({ leave: false }), into.close({ leave: false })]);
+    }
   }
 
   async close(): Promise<void> {

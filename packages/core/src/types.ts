@@ -119,6 +119,39 @@ export interface SessionInfo {
   lastOffset: string | null;
   /** Whether the session has a durable end-of-stream event. */
   ended: boolean;
+  /** Present on forks (C21): the session forked from, and the fork point (null: forked at the start). */
+  fork?: { source: string; at: string | null };
+}
+
+/** Options for `store.fork`. */
+export interface ForkOptions {
+  /** The new session. It must not exist yet (no event, not a fork): otherwise `CONFLICT`. */
+  target: string;
+  /**
+   * The last source position the fork inherits: an offset of the source (that event and every one before it),
+   * `'end'` (everything the source holds now) or `'start'` (nothing; the fork only records its parent).
+   * A source's `$end` is never inherited: a fork is open until it ends itself. @default 'end'
+   */
+  at?: 'start' | 'end' | (string & {});
+}
+
+/** What `store.fork` resolves with. */
+export interface ForkResult {
+  /** The new session's id (the target). */
+  id: string;
+  /** The session forked from. */
+  source: string;
+  /** The resolved fork point: a source offset, or null for a fork at the start. */
+  at: string | null;
+}
+
+/** What a store offers: the backend's capabilities plus what the core adds on every backend. */
+export interface StoreCapabilities extends Capabilities {
+  /**
+   * `store.fork` works (C21). Always true: the core forks by reference on every backend, without copying and
+   * without adapter support.
+   */
+  fork: boolean;
 }
 
 /** Options for `session.writer`. */
@@ -269,12 +302,22 @@ export interface SessionHandleOptions {
 export interface SessionStore {
   /** The backend's name (`memory`, `redis`, …). */
   readonly backend: string;
-  /** What this backend guarantees. */
-  readonly capabilities: Capabilities;
+  /** What this backend guarantees, plus the core's own capabilities. */
+  readonly capabilities: StoreCapabilities;
   /** The client id stamped on appends and presence. */
   readonly clientId: string | undefined;
   /** A handle on a session. Throws `INVALID_SESSION_ID` for ids that cannot be used. */
   session(id: string, options?: SessionHandleOptions): DurableSession;
+  /**
+   * Forks `source` into a new session `options.target` (a conversation branch, C21): the target's history is the
+   * source's events up to and including `options.at`, followed by the target's own appends. O(1): nothing is
+   * copied. Inherited events keep their source offsets; the target's own events get offsets that sort after them.
+   * The target is a session like any other (replay, live, end, writer, producers), with its own presence and
+   * control. Repeating the same fork resolves again; errors: `INVALID_SESSION_ID`, `INVALID_OFFSET` /
+   * `OFFSET_TRIMMED` (bad `at`), `INVALID_ARGUMENT` (source never written, target equals source, forks nested
+   * deeper than 32), `CONFLICT` (the target exists).
+   */
+  fork(source: string, options: ForkOptions): Promise<ForkResult>;
   /** Live resource counters: open handles, running subscriptions and backend tails held. */
   stats(): StoreStats;
   /** Closes every handle and the backend's connections. */

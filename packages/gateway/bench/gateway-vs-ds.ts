@@ -6,7 +6,9 @@
  *
  * Measures, per server: append round trip p50/p99 (sequential POSTs), append throughput (32 POSTs in flight), and
  * delivery of 100 appends to 1,000 concurrent live subscribers of one stream (SSE on both; WebSocket too for the
- * gateway): time until every subscriber has every message, and per-delivery latency p50/p99.
+ * gateway): time until every subscriber has every message, and per-delivery latency p50/p99. Forks (C21 in the
+ * gateway, by reference; the reference server copies): creating a fork of a 1,000-message stream, and a catch-up
+ * read of the fork. Ratios (gateway / reference) are printed at the end.
  */
 import http from 'node:http';
 import { DurableStreamTestServer } from '@durable-streams/server';
@@ -36,7 +38,13 @@ async function createStream(t: Target, name: string, contentType = 'application/
   return url;
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+// One keep-alive agent per phase: a socket left idle between phases may be closed by the server (keep-alive
+// timeout) just as the next phase reuses it, which fails that request with ECONNRESET.
+let agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+function freshAgent(): void {
+  agent.destroy();
+  agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+}
 
 /** One append over a keep-alive connection (node:http: far less client overhead than fetch, so servers are measured). */
 function post(url: string, body: Uint8Array): Promise<void> {
@@ -51,6 +59,7 @@ function post(url: string, body: Uint8Array): Promise<void> {
 }
 
 async function roundTrip(t: Target, size: number) {
+  freshAgent();
   const url = await createStream(t, `rt-${size}-${Date.now()}`);
   const body = new Uint8Array(size).fill(120);
   for (let i = 0; i < 50; i++) await post(url, body);
@@ -66,6 +75,7 @@ async function roundTrip(t: Target, size: number) {
 }
 
 async function throughput(t: Target, size: number) {
+  freshAgent();
   const url = await createStream(t, `tp-${size}-${Date.now()}`);
   const body = new Uint8Array(size).fill(121);
   let done = 0;
@@ -173,6 +183,43 @@ async function fanoutWs(base: string) {
   return { elapsedMs: elapsed, complete, p50: pct(latencies, 50), p99: pct(latencies, 99), deliveries: latencies.length };
 }
 
+/** Forks of a 1,000-message stream: PUT latency p50/p99, and the time to read a fork whole (catch-up GET). */
+async function forks(t: Target) {
+  freshAgent();
+  const source = await createStream(t, `fork-src-${Date.now()}`);
+  const body = new Uint8Array(100).fill(122);
+  for (let i = 0; i < 1_000; i++) await post(source, body);
+  const n = QUICK ? 50 : 200;
+  const create: number[] = [];
+  const read: number[] = [];
+  const plain: number[] = [];
+  const readAll = async (url: string) => {
+    const start = performance.now();
+    let bytes = 0;
+    let offset = '-1';
+    for (;;) {
+      const page = await fetch(`${url}?offset=${offset}`);
+      bytes += (await page.arrayBuffer()).byteLength;
+      offset = page.headers.get('Stream-Next-Offset')!;
+      if (page.headers.get('Stream-Up-To-Date') === 'true') break;
+    }
+    if (bytes !== 100_000) throw new Error(`${t.name}: read ${bytes} bytes`);
+    return performance.now() - start;
+  };
+  for (let i = 0; i < n; i++) {
+    const url = `${t.base}/v1/stream/fork-${Date.now()}-${i}`;
+    const start = performance.now();
+    const res = await fetch(url, { method: 'PUT', headers: { 'Content-Type': 'application/octet-stream', 'Stream-Forked-From': new URL(source).pathname } });
+    await res.arrayBuffer();
+    if (res.status !== 201) throw new Error(`${t.name}: fork PUT ${res.status}`);
+    create.push(performance.now() - start);
+    read.push(await readAll(url));
+    plain.push(await readAll(source));
+  }
+  for (const list of [create, read, plain]) list.sort((a, b) => a - b);
+  return { createP50: pct(create, 50), createP99: pct(create, 99), readP50: pct(read, 50), readP99: pct(read, 99), plainP50: pct(plain, 50) };
+}
+
 /** The gateway's native path: sequential appends over one WebSocket (request → ok), and 32 in flight. */
 async function wsAppends(base: string, size: number) {
   const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/ws`);
@@ -226,23 +273,49 @@ async function main() {
     { name: 'DS reference 0.3.7', base: referenceUrl },
   ];
   console.log(`# gateway vs Durable Streams reference server — node ${process.version}, ${new Date().toISOString()}${QUICK ? ' (quick)' : ''}`);
+  const ratios: string[] = [];
+  const ratio = (what: string, gateway: number, ref: number) => ratios.push(`${what.padEnd(48)} ${fmt(gateway)} / ${fmt(ref)} = ${(gateway / ref).toFixed(2)}x`);
   for (const size of SIZES) {
+    const got = [];
     for (const t of targets) {
       const rt = await roundTrip(t, size);
       const tp = await throughput(t, size);
+      got.push({ rt, tp });
       console.log(`append ${String(size).padStart(6)} B  ${t.name.padEnd(20)} round trip p50 ${fmt(rt.p50)} ms  p99 ${fmt(rt.p99)} ms  throughput ${fmt(tp.msgPerSec)} msg/s (${fmt(tp.mbPerSec)} MB/s)`);
     }
+    const [g, r] = got as [(typeof got)[0], (typeof got)[0]];
+    ratio(`append ${size} B round trip p50 (ms)`, g.rt.p50, r.rt.p50);
+    ratio(`append ${size} B round trip p99 (ms)`, g.rt.p99, r.rt.p99);
+    ratio(`append ${size} B throughput (msg/s)`, g.tp.msgPerSec, r.tp.msgPerSec);
   }
+  const forked = [];
+  for (const t of targets) {
+    const f = await forks(t);
+    forked.push(f);
+    console.log(`fork of a 1,000-message stream  ${t.name.padEnd(20)} create p50 ${fmt(f.createP50)} ms  p99 ${fmt(f.createP99)} ms  catch-up read of the fork p50 ${fmt(f.readP50)} ms  p99 ${fmt(f.readP99)} ms  (of the source itself p50 ${fmt(f.plainP50)} ms)`);
+  }
+  ratio('fork create p50 (ms)', forked[0]!.createP50, forked[1]!.createP50);
+  ratio('fork catch-up read p50 (ms)', forked[0]!.readP50, forked[1]!.readP50);
+  ratio('gateway: fork read / plain read of the source, p50', forked[0]!.readP50, forked[0]!.plainP50);
   for (const size of [100, 1_024]) {
     const w = await wsAppends(gateway.url, size);
     console.log(`append ${String(size).padStart(6)} B  ${'gateway WebSocket'.padEnd(20)} round trip p50 ${fmt(w.p50)} ms  p99 ${fmt(w.p99)} ms  throughput ${fmt(w.msgPerSec)} msg/s (one socket, ${IN_FLIGHT} in flight)`);
   }
+  const fans = [];
   for (const t of targets) {
     const f = await fanoutSse(t);
+    fans.push(f);
     console.log(`fan-out SSE ${SUBSCRIBERS} subscribers x ${FANOUT_MESSAGES} msgs  ${t.name.padEnd(20)} all delivered in ${fmt(f.elapsedMs)} ms (${f.complete}/${SUBSCRIBERS} complete)  delivery p50 ${fmt(f.p50)} ms  p99 ${fmt(f.p99)} ms`);
   }
   const w = await fanoutWs(gateway.url);
   console.log(`fan-out WS  ${SUBSCRIBERS} subscribers x ${FANOUT_MESSAGES} msgs  ${'gateway (memory)'.padEnd(20)} all delivered in ${fmt(w.elapsedMs)} ms (${w.complete}/${SUBSCRIBERS} complete)  delivery p50 ${fmt(w.p50)} ms  p99 ${fmt(w.p99)} ms`);
+  ratio(`fan-out SSE ${SUBSCRIBERS}: all delivered (ms)`, fans[0]!.elapsedMs, fans[1]!.elapsedMs);
+  ratio(`fan-out SSE ${SUBSCRIBERS}: delivery p50 (ms)`, fans[0]!.p50, fans[1]!.p50);
+  ratio(`fan-out SSE ${SUBSCRIBERS}: delivery p99 (ms)`, fans[0]!.p99, fans[1]!.p99);
+  ratio(`fan-out ${SUBSCRIBERS}: gateway WS vs reference SSE, all (ms)`, w.elapsedMs, fans[1]!.elapsedMs);
+  console.log('# ratios, gateway / reference (lower is better for ms, higher for msg/s)');
+  for (const line of ratios) console.log(line);
+  agent.destroy();
   await gateway.close();
   await reference.stop();
 }

@@ -45,34 +45,51 @@ export function applyCors(req: IncomingMessage, res: ServerResponse, cors: false
 /** Reads a request body up to `limit` bytes; a bigger one fails with `PAYLOAD_TOO_LARGE` (413). */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const tooLarge = () => new GatewayError('PAYLOAD_TOO_LARGE', `The body is larger than ${limit} bytes.`, { maxBytes: limit });
+    // An oversized body is still read (and dropped) up to DRAIN_CAP before the 413 goes out: answering while the
+    // client is still uploading makes the connection close under it, and the client sees ECONNRESET, not the 413.
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
+    if (Number.isFinite(declared) && declared > DRAIN_CAP) {
       req.resume();
-      reject(new GatewayError('PAYLOAD_TOO_LARGE', `The body is larger than ${limit} bytes.`, { maxBytes: limit }));
+      reject(tooLarge());
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    let failed = false;
+    let failed = Number.isFinite(declared) && declared > limit;
+    let settled = false;
     req.on('data', (chunk: Buffer) => {
-      if (failed) return;
       size += chunk.length;
+      if (failed) {
+        if (size > DRAIN_CAP && !settled) {
+          settled = true;
+          reject(tooLarge());
+        }
+        return;
+      }
       if (size > limit) {
         failed = true;
         chunks.length = 0;
-        reject(new GatewayError('PAYLOAD_TOO_LARGE', `The body is larger than ${limit} bytes.`, { maxBytes: limit }));
         return;
       }
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks));
+      if (settled) return;
+      settled = true;
+      if (failed) reject(tooLarge());
+      else resolve(Buffer.concat(chunks));
     });
     req.on('error', (err) => {
-      if (!failed) reject(err);
+      if (settled) return;
+      settled = true;
+      reject(err);
     });
   });
 }
+
+/** Oversized bodies up to this size are drained before the 413 (see {@link readBody}); larger ones are cut. */
+const DRAIN_CAP = 64 * 1024 * 1024;
 
 /** Parses a JSON body; empty bodies give `undefined`. */
 export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {

@@ -105,4 +105,26 @@ describe('Durable Streams streams are sessions', () => {
     expect(socket.events('s').map((e) => [e.type, e.data])).toEqual([['ds', [{ a: 1 }, { b: 2 }]], ['$end', { reason: 'closed' }]]);
     await socket.close();
   });
+
+  it('makes a Durable Streams fork a core fork: the fork is a session holding the source history at the source offsets', async () => {
+    const source = sid('ds-src');
+    const fork = sid('ds-fork');
+    const json = { 'Content-Type': 'application/json' };
+    await fetch(`${gateway.url}/v1/stream/${source}`, { method: 'PUT', headers: json });
+    const first = await fetch(`${gateway.url}/v1/stream/${source}`, { method: 'POST', headers: json, body: '[1]' });
+    const forkPoint = first.headers.get('Stream-Next-Offset')!;
+    await fetch(`${gateway.url}/v1/stream/${source}`, { method: 'POST', headers: json, body: '[2]' });
+    const put = await fetch(`${gateway.url}/v1/stream/${fork}`, { method: 'PUT', headers: { ...json, 'Stream-Forked-From': `/v1/stream/${source}`, 'Stream-Fork-Offset': forkPoint } });
+    expect(put.status).toBe(201);
+    await fetch(`${gateway.url}/v1/stream/${fork}`, { method: 'POST', headers: json, body: '[3]' });
+    const info = await store.session(fork).info();
+    expect(info.fork?.source).toBe(source);
+    const events = (await store.session(fork).read({ limit: 10 })).events;
+    const sourceEvents = (await store.session(source).read({ limit: 10 })).events;
+    expect(events.map((e) => e.data)).toEqual([[1], [3]]);
+    expect(events[0]!.offset).toBe(sourceEvents[0]!.offset);
+    // Reading the fork over the protocol from the source's offset continues with the fork's own data.
+    const rest = await fetch(`${gateway.url}/v1/stream/${fork}?offset=${forkPoint}`);
+    expect(await rest.json()).toEqual([3]);
+  });
 });

@@ -3,18 +3,12 @@ import { GatewayError } from '../errors.js';
 import { RESERVED_SESSION_PREFIX } from '../wire.js';
 
 /**
- * Durable Streams metadata the core has no place for (content type, TTL, fork parent, deletion, Stream-Seq) lives
+ * Durable Streams metadata the core has no place for (content type, TTL, fork references, deletion, Stream-Seq) lives
  * in a companion session `~ds/meta/<stream>` IN the backend, so every gateway sees the same state. Records are
  * appended with an idempotent producer whose sequence number is the number of records the writer has read: a
  * writer working from a stale view gets a duplicate instead of an append, re-reads and retries (compare-and-set
  * on any backend with idempotent appends).
  */
-
-/** One segment of a stream: a session read up to `until` (inclusive), or to its end for the stream's own data. */
-export interface Segment {
-  session: string;
-  until?: string;
-}
 
 /** How a stream was created. */
 export interface StreamConfig {
@@ -24,7 +18,8 @@ export interface StreamConfig {
   expiresAt?: string;
   closed: boolean;
   createdAt: number;
-  segments: Segment[];
+  /** The session holding the stream's data; for a fork, a core fork of the source's session (C21). */
+  session: string;
   fork?: { source: string; sourceGen: number; offset: string; requestedOffset?: string; subOffset: number };
 }
 

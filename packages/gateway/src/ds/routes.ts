@@ -5,7 +5,7 @@ import { grantFor, type GatewayContext } from '../context.js';
 import { GatewayError, httpStatus, toWireError } from '../errors.js';
 import { readBody, requestToken } from '../http-util.js';
 import { generateCursor } from './cursor.js';
-import { checkStreamPath, dataSession, expired, mutateMeta, readMeta, statusOf, touch, type MetaView, type Segment, type StreamConfig, type StreamState } from './meta.js';
+import { checkStreamPath, dataSession, expired, mutateMeta, readMeta, statusOf, touch, type MetaView, type StreamConfig, type StreamState } from './meta.js';
 import { formatDsOffset, parseDsOffset, ZERO_OFFSET, type DsPosition } from './offsets.js';
 import { CLOSE_MARK_TYPE, MESSAGE_TYPE, messageData, readView, tailOf, waitForData, type DsMessage } from './view.js';
 
@@ -173,15 +173,19 @@ async function create(ctx: GatewayContext, req: IncomingMessage, res: ServerResp
       contentType: contentType ?? 'application/octet-stream',
       closed,
       createdAt: Date.now(),
-      segments: [{ session: dataSession(path, gen) }],
+      session: dataSession(path, gen),
       ...(ttlSeconds !== undefined ? { ttlSeconds } : {}),
       ...(expiresHeader !== undefined ? { expiresAt: expiresHeader } : {}),
     };
     let prefix: EventInput | undefined;
+    let forkAt: string | null = null;
     if (source !== undefined) {
       const fork = await resolveFork(store, source, forkOffsetHeader, subOffset, contentType);
       config.contentType = contentType ?? fork.source.contentType;
-      config.segments = [...fork.segments, { session: dataSession(path, gen) }];
+      // The core forks by reference (C21): the new session reads the source's up to the fork point, then its own.
+      // A fork at the zero offset inherits nothing, so its session is a plain one (the source may even be empty).
+      if (fork.at !== null) await store.fork(fork.source.session, { target: config.session, at: fork.at });
+      forkAt = fork.at;
       config.fork = { source, sourceGen: fork.source.gen, offset: fork.offset, subOffset, ...(forkOffsetHeader !== undefined ? { requestedOffset: forkOffsetHeader } : {}) };
       if (ttlSeconds === undefined && expiresHeader === undefined) {
         if (fork.source.ttlSeconds !== undefined) config.ttlSeconds = fork.source.ttlSeconds;
@@ -191,11 +195,12 @@ async function create(ctx: GatewayContext, req: IncomingMessage, res: ServerResp
     }
     // The stream's data must be written before it becomes visible: a reader could otherwise see an empty stream.
     const initial = body.length > 0 ? toEvents(body, config.contentType, true, chunkBytes(ctx)) : [];
-    const own = ctx.store.session(dataSession(path, gen));
+    const own = ctx.store.session(config.session);
     try {
       const events = [...(prefix ? [prefix] : []), ...initial];
       const info = await own.info();
-      if (info.lastOffset === null && !info.ended) {
+      // Nothing of its own yet (a retry after a lost race may find it written already).
+      if (info.lastOffset === forkAt && !info.ended) {
         if (events.length > 0) await own.append(events);
         if (closed) await own.end({ reason: 'closed' });
       }
@@ -207,7 +212,7 @@ async function create(ctx: GatewayContext, req: IncomingMessage, res: ServerResp
   if (outcome.created && source !== undefined) {
     await mutateMeta(store, source, (view) => ({ record: { type: 'fork+', data: { gen: outcome.stream.fork!.sourceGen, child: path } }, result: view }));
   }
-  const tail = await tailOf(store, outcome.stream.segments);
+  const tail = await tailOf(store, outcome.stream.session);
   const headers: Record<string, string> = { 'Content-Type': outcome.stream.contentType, 'Stream-Next-Offset': tail.offset };
   if (outcome.created) headers.Location = `http://${req.headers.host ?? 'localhost'}${PREFIX}${path.split('/').map(encodeURIComponent).join('/')}`;
   if (tail.closed) headers['Stream-Closed'] = 'true';
@@ -222,22 +227,16 @@ async function resolveFork(store: SessionStore, source: string, offsetHeader: st
   if (status === 'soft-deleted') throw new DsReply(409, 'Source stream was deleted but still has active forks');
   const src = view.stream!;
   if (contentType && mediaType(contentType) !== mediaType(src.contentType)) throw new DsReply(409, 'Content type mismatch with source stream');
-  const tail = await tailOf(store, src.segments);
+  const tail = await tailOf(store, src.session);
   const offset = offsetHeader ?? tail.offset;
   if (offset > tail.offset) throw new DsReply(400, 'Fork offset beyond source stream length');
   const position = parseDsOffset(offset);
-  let segments: Segment[];
-  if (position.start) segments = [];
-  else {
-    if (position.segment >= src.segments.length) throw new DsReply(400, 'Invalid fork offset');
-    const at = src.segments[position.segment]!;
-    if (at.until !== undefined && position.offset > at.until) throw new DsReply(400, 'Invalid fork offset');
-    segments = [...src.segments.slice(0, position.segment), { session: at.session, until: position.offset }];
-  }
+  // The core validates the fork point itself (an offset of the source's session, not beyond its end).
+  const at = position.start ? null : position.offset;
   let prefix: EventInput | undefined;
   if (subOffset > 0) {
     const json = isJson(src.contentType);
-    const page = await readView(store, src.segments, position, json, { maxMessages: 1 });
+    const page = await readView(store, src.session, position, json, { maxMessages: 1 });
     const message = page.messages[0];
     if (!message) throw new DsReply(400, 'Invalid fork sub-offset');
     if (message.data instanceof Uint8Array) {
@@ -248,7 +247,7 @@ async function resolveFork(store: SessionStore, source: string, offsetHeader: st
       prefix = { type: MESSAGE_TYPE, data: message.data.slice(0, subOffset) as JsonValue };
     }
   }
-  return { source: src, segments, offset, prefix };
+  return { source: src, at, offset, prefix };
 }
 
 /** Turns a request body into the stream's events: one event per POST (JSON mode: the POSTed values as one array). */
@@ -281,7 +280,7 @@ function toEvents(body: Buffer, contentType: string, initial: boolean, chunk: nu
 
 async function head(ctx: GatewayContext, res: ServerResponse, path: string): Promise<void> {
   const { stream } = await live(ctx.store, path);
-  const tail = await tailOf(ctx.store, stream.segments);
+  const tail = await tailOf(ctx.store, stream.session);
   const headers: Record<string, string> = { 'Stream-Next-Offset': tail.offset, 'Cache-Control': 'no-store', 'Content-Type': stream.contentType };
   if (tail.closed) headers['Stream-Closed'] = 'true';
   if (stream.ttlSeconds !== undefined) headers['Stream-TTL'] = String(stream.ttlSeconds);
@@ -334,7 +333,7 @@ async function read(ctx: GatewayContext, req: IncomingMessage, res: ServerRespon
   if (liveMode === 'sse') return sse(ctx, req, res, stream, position, cursor);
 
   if (position === 'now') {
-    const tail = await tailOf(ctx.store, stream.segments);
+    const tail = await tailOf(ctx.store, stream.session);
     if (liveMode !== 'long-poll') {
       const headers: Record<string, string> = { 'Stream-Next-Offset': tail.offset, 'Stream-Up-To-Date': 'true', 'Cache-Control': 'no-store', 'Content-Type': stream.contentType };
       if (tail.closed) headers['Stream-Closed'] = 'true';
@@ -344,15 +343,15 @@ async function read(ctx: GatewayContext, req: IncomingMessage, res: ServerRespon
     }
     position = parseDsOffset(tail.offset);
   }
-  let page = await readView(ctx.store, stream.segments, position, json);
+  let page = await readView(ctx.store, stream.session, position, json);
   if (liveMode === 'long-poll' && page.messages.length === 0 && page.upToDate) {
     if (page.closed) {
       res.writeHead(204, { 'Stream-Next-Offset': page.next, 'Stream-Up-To-Date': 'true', 'Stream-Closed': 'true' });
       res.end();
       return;
     }
-    const arrived = await waitForData(ctx.store, stream.segments, page.ownAfter, ctx.longPollMs, ctx.shutdown);
-    const after = arrived ? await readView(ctx.store, stream.segments, position, json) : page;
+    const arrived = await waitForData(ctx.store, stream.session, page.last, ctx.longPollMs, ctx.shutdown);
+    const after = arrived ? await readView(ctx.store, stream.session, position, json) : page;
     if (after.messages.length === 0) {
       const headers: Record<string, string> = { 'Stream-Next-Offset': after.next, 'Stream-Up-To-Date': 'true', 'Stream-Cursor': generateCursor(cursor) };
       if (after.closed) headers['Stream-Closed'] = 'true';
@@ -385,7 +384,7 @@ async function sse(ctx: GatewayContext, _req: IncomingMessage, res: ServerRespon
   const json = isJson(stream.contentType);
   const ct = mediaType(stream.contentType);
   const base64 = !(ct.startsWith('text/') || ct === 'application/json');
-  let position = start === 'now' ? parseDsOffset((await tailOf(ctx.store, stream.segments)).offset) : start;
+  let position = start === 'now' ? parseDsOffset((await tailOf(ctx.store, stream.session)).offset) : start;
   const headers: Record<string, string> = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' };
   if (base64) headers['Stream-SSE-Data-Encoding'] = 'base64';
   res.writeHead(200, headers);
@@ -410,17 +409,16 @@ async function sse(ctx: GatewayContext, _req: IncomingMessage, res: ServerRespon
     }
     return `event: control\n${sseData(JSON.stringify(data))}`;
   };
-  const own = stream.segments.length - 1;
   const emit = async (data: Uint8Array | unknown[], next: string, upToDate: boolean, isClosed: boolean) => {
     const payload = base64 ? Buffer.from(data as Uint8Array).toString('base64') : json ? JSON.stringify(data) : Buffer.from(data as Uint8Array).toString('utf8');
     await write(`event: data\n${sseData(payload)}` + control(next, upToDate, isClosed));
   };
   let session: DurableSession | undefined;
   try {
-    // Catch up page by page (ancestors included) until the stream's own data is read to its current end.
+    // Catch up page by page (a fork's inherited history included) until the stream is read to its current end.
     let page;
     for (;;) {
-      page = await readView(ctx.store, stream.segments, position, json, { maxBytes: 256 * 1024 });
+      page = await readView(ctx.store, stream.session, position, json, { maxBytes: 256 * 1024 });
       for (let i = 0; i < page.messages.length; i++) {
         const m = page.messages[i]!;
         const last = i === page.messages.length - 1;
@@ -431,9 +429,9 @@ async function sse(ctx: GatewayContext, _req: IncomingMessage, res: ServerRespon
       if (page.closed || page.upToDate || closed.signal.aborted) break;
     }
     if (!page.closed && !closed.signal.aborted) {
-      // Live: one subscription on the own session for the whole response, with keep-alive controls when idle.
-      session = ctx.store.session(stream.segments[own]!.session);
-      const iterator = session.events({ from: page.ownAfter ?? 'start', signal: closed.signal, pageSize: 100 });
+      // Live: one subscription on the stream's session for the whole response, with keep-alive controls when idle.
+      session = ctx.store.session(stream.session);
+      const iterator = session.events({ from: page.last ?? 'start', signal: closed.signal, pageSize: 100 });
       let next = page.next;
       let pending = iterator.next();
       for (;;) {
@@ -452,7 +450,7 @@ async function sse(ctx: GatewayContext, _req: IncomingMessage, res: ServerRespon
         }
         pending = iterator.next();
         const event = item.value;
-        next = formatDsOffset(own, event.offset);
+        next = formatDsOffset(event.offset);
         if (event.type === MESSAGE_TYPE) await emit(messageData(event, json), next, true, false);
         else if (event.type === '$end') {
           await write(control(next, true, true));
@@ -493,8 +491,8 @@ async function append(ctx: GatewayContext, req: IncomingMessage, res: ServerResp
   }
   const body = await readBody(req, bodyLimit(ctx));
   const { view, stream } = await live(store, path);
-  const own = stream.segments[stream.segments.length - 1]!.session;
-  const closedHeaders = async () => ({ 'Stream-Closed': 'true', 'Stream-Next-Offset': (await tailOf(store, stream.segments)).offset });
+  const own = stream.session;
+  const closedHeaders = async () => ({ 'Stream-Closed': 'true', 'Stream-Next-Offset': (await tailOf(store, stream.session)).offset });
 
   if (body.length === 0 && !close) throw new DsReply(400, 'Empty body');
   let events: EventInput[] = [];
@@ -556,7 +554,7 @@ async function append(ctx: GatewayContext, req: IncomingMessage, res: ServerResp
         await session.end({ reason: 'closed' }).catch((err: unknown) => (isDurableSessionError(err, 'SESSION_ENDED') ? '' : Promise.reject(err)));
       }
       const acceptedSeq = duplicate ? await highestAcceptedSeq(session, producer) : producer.seq;
-      const tail = await tailOf(store, stream.segments);
+      const tail = await tailOf(store, stream.session);
       const headers: Record<string, string> = { 'Stream-Next-Offset': tail.offset, 'Producer-Epoch': String(producer.epoch), 'Producer-Seq': String(acceptedSeq) };
       if (tail.closed) headers['Stream-Closed'] = 'true';
       res.writeHead(duplicate || body.length === 0 ? 204 : 200, headers);
@@ -574,13 +572,13 @@ async function append(ctx: GatewayContext, req: IncomingMessage, res: ServerResp
     }
     if (close) {
       await session.end({ reason: 'closed' }).catch((err: unknown) => (isDurableSessionError(err, 'SESSION_ENDED') ? '' : Promise.reject(err)));
-      const tail = await tailOf(store, stream.segments);
+      const tail = await tailOf(store, stream.session);
       res.writeHead(204, { 'Stream-Next-Offset': tail.offset, 'Stream-Closed': 'true' });
       res.end();
       return;
     }
     // The offset after this append (what the writer needs), without another round trip to the backend.
-    res.writeHead(204, { 'Stream-Next-Offset': formatDsOffset(stream.segments.length - 1, last!) });
+    res.writeHead(204, { 'Stream-Next-Offset': formatDsOffset(last!) });
     res.end();
   } finally {
     await session.close({ leave: false });

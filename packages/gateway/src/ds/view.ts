@@ -1,7 +1,5 @@
 import type { SessionEvent, SessionStore } from '@durable-sessions/core';
-import { GatewayError } from '../errors.js';
-import type { Segment } from './meta.js';
-import { formatDsOffset, ZERO_OFFSET, type DsPosition } from './offsets.js';
+import { corePosition, formatDsOffset, ZERO_OFFSET, type DsPosition } from './offsets.js';
 
 /** The event type of Durable Streams messages in a session. */
 export const MESSAGE_TYPE = 'ds';
@@ -16,17 +14,17 @@ export interface DsMessage {
   offset: string;
 }
 
-/** A page read from a stream view. */
+/** A page read from a stream. */
 export interface ViewPage {
   messages: DsMessage[];
   /** The DS offset after everything examined. */
   next: string;
-  /** The stream's own data was read to its current end. */
+  /** The stream was read to its current end. */
   upToDate: boolean;
   /** The stream is closed and this page reached its end. */
   closed: boolean;
-  /** The core offset of the own segment's last examined event (for live waits), or null. */
-  ownAfter: string | null;
+  /** The core offset of the last examined event (for live waits), or null when nothing was examined from the start. */
+  last: string | null;
 }
 
 /** Decodes a session event into message data. */
@@ -42,95 +40,63 @@ function size(data: Uint8Array | unknown[]): number {
 }
 
 /**
- * Reads a stream view from a position: ancestor segments up to their fork points, then the stream's own session.
+ * Reads a stream's session from a position (a fork's session includes its source's history: the core stitches it).
  * Stops after about `maxBytes` of data (a large stream is read over several requests) or `maxMessages` messages.
  */
 export async function readView(
   store: SessionStore,
-  segments: Segment[],
+  sessionId: string,
   from: DsPosition,
   json: boolean,
   options: { maxBytes?: number; maxMessages?: number } = {},
 ): Promise<ViewPage> {
   const maxBytes = options.maxBytes ?? 1024 * 1024;
   const maxMessages = options.maxMessages ?? Infinity;
-  const own = segments.length - 1;
-  let index = from.start ? 0 : from.segment;
-  if (!from.start && index > own) throw new GatewayError('INVALID_OFFSET', 'The offset does not belong to this stream.');
-  let after = from.start ? 'start' : from.offset;
-  let next = from.start ? ZERO_OFFSET : formatDsOffset(index, after);
+  let after = corePosition(from);
+  let next = from.start ? ZERO_OFFSET : formatDsOffset(after);
+  let last: string | null = from.start ? null : after;
   const messages: DsMessage[] = [];
   let bytes = 0;
-  let ownAfter: string | null = index === own && after !== 'start' ? after : null;
-  while (index <= own) {
-    const segment = segments[index]!;
-    if (segment.until !== undefined && after !== 'start' && after >= segment.until) {
-      index++;
-      after = 'start';
-      continue;
-    }
-    const session = store.session(segment.session);
-    let page;
-    try {
-      page = await session.read({ from: after, limit: 500 });
-    } finally {
-      await session.close({ leave: false });
-    }
-    let segmentDone = page.upToDate;
-    for (const event of page.events) {
-      if (segment.until !== undefined && event.offset > segment.until) {
-        segmentDone = true;
-        break;
-      }
-      after = event.offset;
-      next = formatDsOffset(index, event.offset);
-      if (index === own) ownAfter = event.offset;
-      if (event.type === MESSAGE_TYPE) {
+  const session = store.session(sessionId);
+  try {
+    for (;;) {
+      const page = await session.read({ from: after, limit: 500 });
+      for (const event of page.events) {
+        after = last = event.offset;
+        next = formatDsOffset(event.offset);
+        if (event.type !== MESSAGE_TYPE) continue;
         const data = messageData(event, json);
         messages.push({ data, offset: next });
         bytes += size(data);
         if (bytes >= maxBytes || messages.length >= maxMessages) {
-          const atEnd = index === own && page.upToDate && event === page.events[page.events.length - 1];
-          return { messages, next, upToDate: atEnd, closed: atEnd && page.ended, ownAfter };
+          const atEnd = page.upToDate && event === page.events[page.events.length - 1];
+          return { messages, next, upToDate: atEnd, closed: atEnd && page.ended, last };
         }
       }
-      if (segment.until !== undefined && event.offset >= segment.until) {
-        segmentDone = true;
-        break;
-      }
+      if (page.upToDate) return { messages, next, upToDate: true, closed: page.ended, last };
     }
-    if (!segmentDone) continue;
-    if (index === own) return { messages, next, upToDate: true, closed: page.ended, ownAfter };
-    index++;
-    after = 'start';
-  }
-  return { messages, next, upToDate: true, closed: false, ownAfter };
-}
-
-/** The DS offset of a stream's tail (after its last event), and whether it is closed. */
-export async function tailOf(store: SessionStore, segments: Segment[]): Promise<{ offset: string; closed: boolean; ownLast: string | null }> {
-  const own = segments.length - 1;
-  const session = store.session(segments[own]!.session);
-  let info;
-  try {
-    info = await session.info();
   } finally {
     await session.close({ leave: false });
   }
-  if (info.lastOffset !== null) return { offset: formatDsOffset(own, info.lastOffset), closed: info.ended, ownLast: info.lastOffset };
-  for (let i = own - 1; i >= 0; i--) {
-    const until = segments[i]!.until;
-    if (until !== undefined) return { offset: formatDsOffset(i, until), closed: false, ownLast: null };
+}
+
+/** The DS offset of a stream's tail (after its last event), and whether it is closed. */
+export async function tailOf(store: SessionStore, sessionId: string): Promise<{ offset: string; closed: boolean }> {
+  const session = store.session(sessionId);
+  try {
+    const info = await session.info();
+    return { offset: info.lastOffset === null ? ZERO_OFFSET : formatDsOffset(info.lastOffset), closed: info.ended };
+  } finally {
+    await session.close({ leave: false });
   }
-  return { offset: ZERO_OFFSET, closed: false, ownLast: null };
 }
 
 /**
- * Waits until the stream's own session has an event after `after` (null: any event), for at most `timeoutMs`.
+ * Waits until the stream's session has an event after `after` (null: any event), for at most `timeoutMs`.
  * Resolves true when one arrived, false on timeout or abort.
  */
-export async function waitForData(store: SessionStore, segments: Segment[], after: string | null, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-  const session = store.session(segments[segments.length - 1]!.session);
+export async function waitForData(store: SessionStore, sessionId: string, after: string | null, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  const session = store.session(sessionId);
   const ac = new AbortController();
   const onAbort = () => ac.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
