@@ -51,7 +51,8 @@ export function redis(options: RedisOptions = {}): Backend {
   if (target.transport === 'tcp') {
     transport = tcp = new TcpTransport({
       name: NAME,
-      ...(target.url ? { url: target.url } : {}),
+      ...('url' in target && target.url ? { url: target.url } : {}),
+      ...('cluster' in target && target.cluster !== true ? { cluster: target.cluster } : {}),
       ...(target.client ? { client: target.client } : {}),
       ...(options.clientOptions ? { clientOptions: options.clientOptions } : {}),
       connectTimeoutMs,
@@ -100,7 +101,7 @@ export function redis(options: RedisOptions = {}): Backend {
       transportTcp.pipeline([
         ['XRANGE', stream, from === '' ? '-' : `(${from}`, '+', 'COUNT', String(limit)],
         ['HGET', meta, 't'],
-      ]),
+      ], stream),
     );
     const entries = toEntries(page);
     if (after !== null && mark) {
@@ -112,7 +113,9 @@ export function redis(options: RedisOptions = {}): Backend {
     return entries;
   };
 
-  const xread = tcp
+  // A cluster refuses XREAD over keys of different slots (CROSSSLOT), even on one node, so the XREAD multiplexer
+  // cannot serve it: there tails wake on the notifications the append script publishes, as over REST.
+  const xread = tcp && !tcp.isCluster
     ? new XreadHub(tcp, {
         connections: positiveInt(options.tailConnections, 1, 'tailConnections'),
         blockMs: positiveInt(options.tailBlockMs, 2_000, 'tailBlockMs'),

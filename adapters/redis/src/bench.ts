@@ -2,6 +2,12 @@ import { DurableSessionError } from '@durable-sessions/core';
 import type { BaselineFactory, RawBaseline } from '@durable-sessions/conformance';
 import type { RedisClientLike } from './tcp-transport.js';
 
+/** Where the raw replay delivers each entry: a module-level store, so the per-entry work cannot be optimised away. */
+let delivered: unknown;
+function sink(value: unknown): void {
+  delivered = value;
+}
+
 /** Entries per XRANGE page while replaying: the CLI's store side pages with the same size. */
 const PAGE = 1_000;
 const LOG_NAME = /^[A-Za-z0-9_-]{1,200}$/;
@@ -15,6 +21,10 @@ export const createBaseline: BaselineFactory = async (url: string): Promise<RawB
   if (!/^rediss?:\/\//i.test(url)) {
     throw new DurableSessionError('CONFIG_INVALID', `The redis baseline needs a redis:// or rediss:// URL (the REST transport has no raw baseline), got ${JSON.stringify(url)}.`, { backend: 'redis' });
   }
+  // DS_BENCH_RAW_PARSE=1: the raw replay also JSON.parses every payload, as an application must before it can use
+  // an event. The plain pager (the default) only hands each entry's fields to a callback.
+  const parse = process.env.DS_BENCH_RAW_PARSE === '1';
+  const consume = parse ? (fields: string[]) => void sink(JSON.parse(fields[1]!)) : sink;
   const { createClient } = await import('redis');
   const client = createClient({ url, RESP: 2 }) as unknown as RedisClientLike;
   client.on('error', () => {});
@@ -33,7 +43,7 @@ export const createBaseline: BaselineFactory = async (url: string): Promise<RawB
   };
 
   return {
-    name: 'raw node-redis: XADD / pipelined XADD / XRANGE paging / XREAD BLOCK',
+    name: `raw node-redis: XADD / pipelined XADD / XRANGE paging${parse ? ' + JSON.parse' : ''} / XREAD BLOCK`,
     async appendEach(log, payloads) {
       const k = key(log);
       const added: unknown[] = [];
@@ -61,6 +71,7 @@ export const createBaseline: BaselineFactory = async (url: string): Promise<RawB
       let count = 0;
       for (;;) {
         const page = (await client.sendCommand(['XRANGE', k, after === undefined ? '-' : `(${after}`, '+', 'COUNT', String(PAGE)])) as Array<[string, string[]]>;
+        for (let i = 0; i < page.length; i++) consume(page[i]![1]);
         count += page.length;
         if (page.length < PAGE) return count;
         after = page[page.length - 1]![0];

@@ -4,7 +4,7 @@ import type { RedisOptions } from './options.js';
 
 export { redis } from './backend.js';
 export type { RedisOptions } from './options.js';
-export type { RedisClientLike } from './tcp-transport.js';
+export type { RedisClientLike, RedisClusterLike } from './tcp-transport.js';
 export type { UpstashClientLike } from './upstash-transport.js';
 export { idToOffset, offsetToId, logKeys, presenceKeys, notifyChannel, NOTIFY_SHARDS } from './keys.js';
 
@@ -16,7 +16,10 @@ export function upstash(options: RedisOptions = {}): Backend {
   return redis({ ...options, transport: 'rest' });
 }
 
-/** Registry entry point: `redis://…`, `rediss://…`, `upstash+https://TOKEN@host`, `upstash:` (environment). */
+/**
+ * Registry entry point: `redis://…`, `rediss://…`, `redis+cluster://host:port[,host:port]`, `rediss+cluster://…`,
+ * `upstash+https://TOKEN@host`, `upstash:` (environment).
+ */
 export const createBackend: BackendFactory = (config: BackendConfig) => {
   const { url, ...rest } = config;
   return redis({ ...(rest as RedisOptions), ...(typeof url === 'string' ? { url } : {}) });

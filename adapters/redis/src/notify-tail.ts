@@ -23,6 +23,8 @@ export type PageReader = (log: LogRef, after: string | null, limit: number) => P
  */
 export class NotifyTailHub {
   private readonly followers = new Set<Follower>();
+  /** Reads created in the current turn, by stream and cursor: followers woken together share one. */
+  private readonly sharedReads = new Map<string, Promise<BackendEntry[]>>();
 
   constructor(
     private readonly notifications: Notifications,
@@ -35,7 +37,7 @@ export class NotifyTailHub {
     const keys = logKeys(log, this.prefix);
     const follower: Follower = { cursor: after, listener, active: true, pulling: false, again: false, stopped: new AbortController(), stop: () => {} };
     this.followers.add(follower);
-    const unwatch = this.notifications.watch(keys.channel, keys.message, () => this.pull(log, follower));
+    const unwatch = this.notifications.watch(keys.channel, keys.message, () => this.pull(log, keys.stream, follower));
     follower.stop = () => {
       if (!follower.active) return;
       follower.active = false;
@@ -43,21 +45,37 @@ export class NotifyTailHub {
       this.followers.delete(follower);
       unwatch();
     };
-    this.pull(log, follower);
+    this.pull(log, keys.stream, follower);
     return follower.stop;
   }
 
-  private pull(log: LogRef, follower: Follower): void {
+  private pull(log: LogRef, stream: string, follower: Follower): void {
     if (!follower.active) return;
     if (follower.pulling) {
       follower.again = true;
       return;
     }
     follower.pulling = true;
-    void this.drain(log, follower);
+    void this.drain(log, stream, follower);
   }
 
-  private async drain(log: LogRef, follower: Follower): Promise<void> {
+  /**
+   * The page after `cursor`, shared by every follower of the stream that asks for the same position in the same
+   * turn (fan-out: one wake-up, one read, however many subscribers). Sharing only within the turn keeps it exact:
+   * the command leaves after the turn, so it runs after every append whose wake-up was handled in it.
+   */
+  private read(log: LogRef, stream: string, cursor: string | null): Promise<BackendEntry[]> {
+    const key = `${stream}\n${cursor ?? ''}`;
+    let page = this.sharedReads.get(key);
+    if (!page) {
+      page = this.readPage(log, cursor, TAIL_BATCH);
+      this.sharedReads.set(key, page);
+      queueMicrotask(() => this.sharedReads.delete(key));
+    }
+    return page;
+  }
+
+  private async drain(log: LogRef, stream: string, follower: Follower): Promise<void> {
     let failingSince: number | undefined;
     let backoff = 50;
     try {
@@ -65,7 +83,7 @@ export class NotifyTailHub {
         follower.again = false;
         let page: BackendEntry[];
         try {
-          page = await this.readPage(log, follower.cursor, TAIL_BATCH);
+          page = await this.read(log, stream, follower.cursor);
         } catch (err) {
           if (!follower.active) return;
           const retryable = isDurableSessionError(err, 'BACKEND_UNAVAILABLE', 'TIMEOUT');

@@ -1,5 +1,5 @@
 import { DurableSessionError, type RetentionOptions } from '@durable-sessions/core';
-import type { RedisClientLike } from './tcp-transport.js';
+import type { RedisClientLike, RedisClusterLike } from './tcp-transport.js';
 import type { UpstashClientLike } from './upstash-transport.js';
 
 /** Options of the Redis backend (one interface for both transports). */
@@ -7,6 +7,8 @@ export interface RedisOptions {
   /**
    * Where Redis is:
    * - `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS): node-redis over TCP;
+   * - `redis+cluster://[user:password@]host:port[,host:port…]` or `rediss+cluster://…` (TLS): a Redis Cluster, reached
+   *   through node-redis's cluster client from these seed nodes (the others are discovered);
    * - `upstash+https://TOKEN@host` (Upstash REST), `upstash:` (URL and token from `UPSTASH_REDIS_REST_URL` and
    *   `UPSTASH_REDIS_REST_TOKEN`), or `upstash+http://TOKEN@127.0.0.1:PORT` (a local REST bridge, for tests).
    * @default 'redis://127.0.0.1:6379' when no client is given either
@@ -17,7 +19,7 @@ export interface RedisOptions {
    * with `automaticDeserialization: false` (REST). The adapter never closes it.
    * @default undefined (the adapter creates and owns its client)
    */
-  client?: RedisClientLike | UpstashClientLike;
+  client?: RedisClientLike | RedisClusterLike | UpstashClientLike;
   /**
    * Which transport to use when it cannot be told from `url`/`client`.
    * @default 'tcp' for `redis(s)://` URLs and node-redis clients, 'rest' for `upstash…` URLs and Upstash clients
@@ -30,7 +32,8 @@ export interface RedisOptions {
    */
   token?: string;
   /**
-   * Extra options for the client the adapter creates (`createClient` of node-redis, or `new Redis` of @upstash/redis).
+   * Extra options for the client the adapter creates (`createClient` of node-redis, `createCluster` for a
+   * `redis+cluster://` URL — its `defaults` apply to every node —, or `new Redis` of @upstash/redis).
    * @default {}
    */
   clientOptions?: Record<string, unknown>;
@@ -47,7 +50,7 @@ export interface RedisOptions {
   maxBatchSize?: number;
   /** Prefix of every key and channel, so several applications can share one database. @default 'ds' */
   keyPrefix?: string;
-  /** TCP: dedicated connections that multiplex all live tails with XREAD BLOCK. @default 1 */
+  /** TCP (not cluster): dedicated connections that multiplex all live tails with XREAD BLOCK. @default 1 */
   tailConnections?: number;
   /**
    * TCP: BLOCK timeout of the multiplexed XREAD in ms. Changes of the followed set interrupt it with CLIENT UNBLOCK;
@@ -62,6 +65,8 @@ export interface RedisOptions {
 /** Where to connect, resolved from options and environment. */
 export type ResolvedTarget =
   | { transport: 'tcp'; url?: string; client?: RedisClientLike }
+  | { transport: 'tcp'; cluster: ClusterTarget; client?: undefined }
+  | { transport: 'tcp'; cluster: true; client: RedisClusterLike }
   | { transport: 'rest'; url?: string; token?: string; client?: UpstashClientLike };
 
 const NAME = 'redis';
@@ -75,7 +80,11 @@ export function resolveTarget(options: RedisOptions, env: NodeJS.ProcessEnv = pr
   if (url && !scheme) throw invalid(`Redis URL ${JSON.stringify(redactUrl(url))} has no scheme; use redis://host:6379 or upstash+https://TOKEN@host.`);
   const rest = options.transport === 'rest' || isUpstashClient || (scheme !== undefined && scheme.startsWith('upstash'));
   if (!rest) {
-    if (scheme && scheme !== 'redis' && scheme !== 'rediss') throw invalid(`Unsupported URL scheme "${scheme}:" for the redis backend; use redis://, rediss:// or upstash+https://.`);
+    if (client !== undefined && isClusterClient(client)) return { transport: 'tcp', cluster: true, client };
+    if (scheme === 'redis+cluster' || scheme === 'rediss+cluster') return { transport: 'tcp', cluster: parseClusterUrl(url!) };
+    if (scheme && scheme !== 'redis' && scheme !== 'rediss') {
+      throw invalid(`Unsupported URL scheme "${scheme}:" for the redis backend; use redis://, rediss://, redis+cluster:// or upstash+https://.`);
+    }
     if (client !== undefined && typeof (client as RedisClientLike).sendCommand !== 'function') throw invalid('`client` must be a node-redis client or an @upstash/redis client.');
     // A URL without a host would otherwise fall back to localhost:6379: a typo must never write to another server.
     if (url && !hasHost(url)) throw invalid(`Redis URL ${JSON.stringify(redactUrl(url))} names no host; use redis://host:6379.`);
@@ -110,6 +119,47 @@ export function resolveTarget(options: RedisOptions, env: NodeJS.ProcessEnv = pr
   if (!restUrl) throw invalid('No Upstash REST URL: pass upstash+https://TOKEN@host or set UPSTASH_REDIS_REST_URL.');
   if (!token) throw invalid('No Upstash REST token: put it in the URL (upstash+https://TOKEN@host), pass `token`, or set UPSTASH_REDIS_REST_TOKEN.');
   return { transport: 'rest', url: restUrl, token, ...(isUpstashClient ? { client: client as UpstashClientLike } : {}) };
+}
+
+/** Where a cluster URL points: seed nodes, credentials for every node, TLS. */
+export interface ClusterTarget {
+  nodes: Array<{ host: string; port: number }>;
+  username?: string;
+  password?: string;
+  tls: boolean;
+}
+
+/** A node-redis cluster client (`createCluster()`), told from a single-node client by its cluster-only methods. */
+export function isClusterClient(client: unknown): client is RedisClusterLike {
+  return typeof (client as RedisClusterLike | undefined)?.getMasters === 'function';
+}
+
+/**
+ * Parses `redis+cluster://[user:password@]host:port[,host:port…][/]` (`rediss+cluster://` for TLS). A cluster has
+ * only database 0, so a path other than `/` or `/0` is refused rather than silently ignored.
+ */
+export function parseClusterUrl(url: string): ClusterTarget {
+  const match = /^(rediss?)\+cluster:\/\/(?:([^@/]*)@)?([^/?#]*)(\/[^?#]*)?(?:\?[^#]*)?$/i.exec(url);
+  if (!match) throw invalid(`Malformed cluster URL ${JSON.stringify(redactUrl(url))}: use redis+cluster://host:port[,host:port].`);
+  const [, scheme, userinfo, hostList, path] = match;
+  if (path !== undefined && path !== '/' && path !== '/0') throw invalid('A Redis Cluster has only database 0; remove the database from the cluster URL.');
+  const nodes = hostList!.split(',').map((part) => {
+    const node = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/i.exec(part.trim());
+    const port = Number(node?.[2] ?? 6379);
+    if (!node || port < 1 || port > 65_535) throw invalid(`Cluster URL ${JSON.stringify(redactUrl(url))} has a malformed node ${JSON.stringify(part)}; use host:port.`);
+    return { host: node[1]!.replace(/^\[|\]$/g, ''), port };
+  });
+  if (nodes.length === 0 || hostList === '') throw invalid(`Cluster URL ${JSON.stringify(redactUrl(url))} names no node; use redis+cluster://host:port.`);
+  const target: ClusterTarget = { nodes, tls: scheme!.toLowerCase() === 'rediss' };
+  if (userinfo) {
+    const colon = userinfo.indexOf(':');
+    // As in redis:// URLs: `user:password@`, `:password@` (default user), `user@`.
+    const username = decodeURIComponent(colon < 0 ? userinfo : userinfo.slice(0, colon));
+    const password = decodeURIComponent(colon < 0 ? '' : userinfo.slice(colon + 1));
+    if (username) target.username = username;
+    if (password) target.password = password;
+  }
+  return target;
 }
 
 /** @upstash/redis 1.x keeps its URL and bearer token on its HTTP client; read them for SSE when not given. */

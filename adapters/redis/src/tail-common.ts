@@ -1,5 +1,5 @@
 import { DurableSessionError, type BackendEntry } from '@durable-sessions/core';
-import { idToOffset } from './keys.js';
+import { OffsetEncoder } from './keys.js';
 
 /**
  * How long a live tail keeps retrying a failing connection by itself before it reports BACKEND_UNAVAILABLE, after
@@ -13,10 +13,15 @@ export const TAIL_BATCH = 1_000;
 /** Turns XRANGE/XREAD entries (`[id, [field, value, …]]`) into backend entries. */
 export function toEntries(raw: unknown): BackendEntry[] {
   if (!Array.isArray(raw)) return [];
+  const encoder = new OffsetEncoder();
   const entries: BackendEntry[] = new Array(raw.length);
   for (let i = 0; i < raw.length; i++) {
     const item = raw[i] as [unknown, unknown];
-    entries[i] = { offset: idToOffset(String(item[0])), payload: payloadOf(item[1]) };
+    const id = item[0];
+    const fields = item[1];
+    // Hot path of replay: our entries are exactly `[id, ['d', payload]]` with string ids (RESP2).
+    const payload = Array.isArray(fields) && fields.length === 2 && fields[0] === 'd' && typeof fields[1] === 'string' ? fields[1] : payloadOf(fields);
+    entries[i] = { offset: encoder.encode(typeof id === 'string' ? id : String(id)), payload };
   }
   return entries;
 }

@@ -37,3 +37,26 @@ describe('URL resolution', () => {
     expect(() => resolveTarget({ url })).toThrowError(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('no host') }));
   });
 });
+
+describe('cluster URLs', () => {
+  it('parses seed nodes, credentials and TLS from redis+cluster:// and rediss+cluster://', () => {
+    expect(resolveTarget({ url: 'redis+cluster://127.0.0.1:7000,127.0.0.1:7001' })).toEqual({
+      transport: 'tcp',
+      cluster: { nodes: [{ host: '127.0.0.1', port: 7000 }, { host: '127.0.0.1', port: 7001 }], tls: false },
+    });
+    expect(resolveTarget({ url: 'rediss+cluster://app:s%40cret@db.example.com:6380,[::1]/0' })).toEqual({
+      transport: 'tcp',
+      cluster: { nodes: [{ host: 'db.example.com', port: 6380 }, { host: '::1', port: 6379 }], tls: true, username: 'app', password: 's@cret' },
+    });
+    expect(resolveTarget({ url: 'redis+cluster://:pw@h:1' })).toMatchObject({ cluster: { password: 'pw', nodes: [{ host: 'h', port: 1 }] } });
+  });
+
+  it.each(['redis+cluster://', 'redis+cluster://h:1/2', 'redis+cluster://h:99999', 'redis+cluster://h:1,,h:2'])('refuses %j with CONFIG_INVALID', (url) => {
+    expect(() => resolveTarget({ url })).toThrowError(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+  });
+
+  it('recognises a node-redis cluster client', () => {
+    const client = { getMasters: () => [], sendCommand: async () => null };
+    expect(resolveTarget({ client: client as never })).toEqual({ transport: 'tcp', cluster: true, client });
+  });
+});

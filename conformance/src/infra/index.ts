@@ -7,6 +7,7 @@ export type { ProcessSpec, ServerProcess } from './process.js';
 export { ensureBinary } from './apt.js';
 export { startTcpProxy } from './tcp-proxy.js';
 export type { TcpProxy } from './tcp-proxy.js';
+export { startRedisCluster, redisClusterLauncher, type RedisCluster, type RedisClusterOptions } from './redis-cluster.js';
 
 /**
  * The launchers of local test infrastructure, by name. Each is loaded only when used. Adapter work registers its
@@ -18,6 +19,7 @@ const launchers: Record<string, () => Promise<InfraLauncher>> = {
   'nats-cluster': async () => (await import('./nats.js')).natsClusterLauncher,
   kafka: async () => (await import('./kafka.js')).kafkaLauncher,
   redis: async () => (await import('./redis.js')).redisLauncher,
+  'redis-cluster': async () => (await import('./redis-cluster.js')).redisClusterLauncher,
   upstash: async () => (await import('./upstash/index.js')).upstashLauncher,
 };
 

@@ -77,11 +77,40 @@ export function decodeEvent(payload: string, offset: string, sessionId: string):
   } catch (cause) {
     throw new DurableSessionError('INTERNAL', `Stored event at ${offset} is not valid JSON.`, { cause });
   }
-  const producer: ProducerInfo = { clientId: record.c, connectionId: record.n };
-  if (record.p) {
-    producer.producerId = record.p[0];
-    producer.epoch = record.p[1];
+  return eventOf(record, offset, sessionId);
+}
+
+/**
+ * Parses many stored strings with one `JSON.parse` of their concatenation (a replayed page): one call instead of
+ * one per event, which is most of what decoding a page costs. Returns undefined when that does not yield exactly
+ * one record per payload (a corrupt payload); the caller then decodes one by one, which names the bad offset.
+ */
+export function parseRecords(payloads: readonly string[]): readonly unknown[] | undefined {
+  try {
+    const records: unknown = JSON.parse(`[${payloads.join(',')}]`);
+    return Array.isArray(records) && records.length === payloads.length ? records : undefined;
+  } catch {
+    return undefined;
   }
+}
+
+/** Decodes a record returned by {@link parseRecords} into an event at `offset`. */
+export function decodeRecord(record: unknown, offset: string, sessionId: string): SessionEvent {
+  if (record === null || typeof record !== 'object' || typeof (record as StoredRecord).t !== 'string') {
+    throw new DurableSessionError('INTERNAL', `Stored event at ${offset} is not an event record.`);
+  }
+  return eventOf(record as StoredRecord, offset, sessionId);
+}
+
+/** True when a parsed record is the end-of-stream record. */
+export function isEndRecord(record: unknown): boolean {
+  return (record as StoredRecord).t === END_TYPE;
+}
+
+function eventOf(record: StoredRecord, offset: string, sessionId: string): SessionEvent {
+  const p = record.p;
+  // One object literal per shape (no properties added later), so every event of a page shares a hidden class.
+  const producer: ProducerInfo = p ? { clientId: record.c, connectionId: record.n, producerId: p[0], epoch: p[1] } : { clientId: record.c, connectionId: record.n };
   const data: EventData = record.b !== undefined ? new Uint8Array(Buffer.from(record.b, 'base64')) : (record.d ?? null);
   return { offset, sessionId, type: record.t, data, headers: record.h ?? {}, timestamp: record.s, producer };
 }

@@ -79,7 +79,7 @@ function isModuleNotFound(err: unknown, packageName: string): boolean {
 }
 
 registerBackend(packageBackend('memory', ['memory'], '@durable-sessions/memory', ''));
-registerBackend(packageBackend('redis', ['redis', 'rediss', 'upstash+https', 'upstash+http', 'upstash'], '@durable-sessions/redis', 'redis (or @upstash/redis)'));
+registerBackend(packageBackend('redis', ['redis', 'rediss', 'redis+cluster', 'rediss+cluster', 'upstash+https', 'upstash+http', 'upstash'], '@durable-sessions/redis', 'redis (or @upstash/redis)'));
 registerBackend(packageBackend('nats', ['nats', 'tls+nats'], '@durable-sessions/nats', '@nats-io/transport-node @nats-io/jetstream @nats-io/kv'));
 registerBackend(packageBackend('kafka', ['kafka'], '@durable-sessions/kafka', 'kafkajs'));
 registerBackend(packageBackend('ably', ['ably'], '@durable-sessions/ably', 'ably'));
