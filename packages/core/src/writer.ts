@@ -18,6 +18,20 @@ interface Pending {
 const MAX_RETRY_DELAY_MS = 2_000;
 
 /**
+ * Runs `fn` once the current turn of the event loop is over: after every write made synchronously in this turn (so
+ * they coalesce into one batch) and after the microtasks they queue, but without the >= 1 ms clamp a
+ * `setTimeout(fn, 0)` pays. Falls back to a zero timer where `setImmediate` is missing (browsers).
+ */
+function afterThisTurn(fn: () => void): () => void {
+  if (typeof globalThis.setImmediate === 'function') {
+    const handle = globalThis.setImmediate(fn);
+    return () => globalThis.clearImmediate(handle);
+  }
+  const timer = setTimeout(fn, 0);
+  return () => clearTimeout(timer);
+}
+
+/**
  * The coalescing producer behind `session.writer()`. Invariants: one batch in flight, batches leave in write
  * order, and a retried batch keeps its sequence number so the backend stores it once.
  */
@@ -31,7 +45,8 @@ export class CoalescingWriter implements SessionWriter {
   private queue: Pending[] = [];
   private inFlight = 0;
   private seq = 0;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Cancels the scheduled flush (a linger timer, or the end-of-turn flush with `lingerMs: 0`), if one is set. */
+  private cancelFlush: (() => void) | undefined;
   private sending: Promise<void> | undefined;
   private failure: unknown;
   private closed = false;
@@ -93,21 +108,21 @@ export class CoalescingWriter implements SessionWriter {
 
   private schedule(): void {
     if (this.sending) return;
-    if (this.queue.length >= this.maxBatch || this.lingerMs === 0) {
-      if (this.lingerMs === 0 && this.queue.length < this.maxBatch) {
-        this.timer ??= setTimeout(() => this.kick(), 0);
-        return;
-      }
-      this.kick();
+    if (this.queue.length >= this.maxBatch) return this.kick();
+    if (this.cancelFlush) return;
+    if (this.lingerMs === 0) {
+      // Not at once: writes made later in this same turn (a loop of writes) must join the batch.
+      this.cancelFlush = afterThisTurn(() => this.kick());
     } else {
-      this.timer ??= setTimeout(() => this.kick(), this.lingerMs);
+      const timer = setTimeout(() => this.kick(), this.lingerMs);
+      this.cancelFlush = () => clearTimeout(timer);
     }
   }
 
   private kick(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
+    if (this.cancelFlush) {
+      this.cancelFlush();
+      this.cancelFlush = undefined;
     }
     if (this.sending || this.queue.length === 0) return;
     this.sending = this.drain().finally(() => {

@@ -94,9 +94,12 @@ export async function storeSubject(url: string): Promise<Subject> {
     },
     async follow(name, onToken) {
       const session = store.session(name);
+      // The start is fixed before returning: `from: 'now'` resolves asynchronously (a fresh session first has its
+      // origin read, then its head), and appends made before it resolves are, by contract, not delivered.
+      const { lastOffset } = await session.info();
       const before = store.stats().tails;
       let failure: unknown;
-      const sub = session.subscribe({ from: 'now' }).subscribe({
+      const sub = session.subscribe({ from: lastOffset ?? 'start' }).subscribe({
         next: (event) => {
           if (event.type === 'token') onToken(event.data as unknown as Token);
         },
