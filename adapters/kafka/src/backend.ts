@@ -13,14 +13,14 @@ import {
   type PresenceRef,
   type TailListener,
 } from '@durable-sessions/core';
-import type { Admin, IHeaders, Kafka, Producer } from 'kafkajs';
+import type { Feed, KafkaClient, OutgoingRecord } from './client/types.js';
 import { kafkaError, NAME } from './errors.js';
-import { Feed, type FeedRecord, type Party } from './feed.js';
+import type { FeedRecord, Party } from './feed.js';
 import { decodeOffset, encodeOffset } from './offsets.js';
 import type { ResolvedOptions } from './options.js';
 import { partitionFor } from './partitioner.js';
-import { ensureTopics, settle } from './topics.js';
-import { encodePresence, END_HEADER, LogView, PRODUCER_HEADER, PresenceView } from './views.js';
+import { errorText, topicConfigs } from './topics.js';
+import { COUNT_HEADER, encodePresence, END_HEADER, LogView, PRODUCER_HEADER, PresenceView, type LogState, type Verdict } from './views.js';
 
 /** Logs whose read-ahead is kept, and records kept per log. */
 const READ_AHEAD_LOGS = 64;
@@ -35,8 +35,7 @@ interface ReadAhead {
 
 /** Everything the backend needs once connected. */
 interface Connected {
-  admin: Admin;
-  producer: Producer;
+  client: KafkaClient;
   feed: Feed;
   partitions: Map<string, number>;
 }
@@ -47,8 +46,8 @@ export function kafkaCapabilities(options: ResolvedOptions): Capabilities {
     durable: true,
     idempotentAppend: true,
     atomicBatch: true,
-    // The end and producer checks read the log, then write: a writer in another process can slip in between.
-    atomicEnd: false,
+    // Appends are judged in log order by every reader (views.ts): nothing after `$end` is ever accepted.
+    atomicEnd: true,
     presence: 'emulated',
     maxPayloadBytes: options.maxPayloadBytes,
     maxBatchSize: options.maxBatchSize,
@@ -59,10 +58,10 @@ export function kafkaCapabilities(options: ResolvedOptions): Capabilities {
 }
 
 /**
- * The backend over kafkajs. `client` is called on first use (it loads kafkajs or returns the user's instance),
- * so building a backend does no I/O.
+ * The backend over a {@link KafkaClient}. `client` is called on first use (it loads the client library), so
+ * building a backend does no I/O.
  */
-export function kafkaBackend(client: () => Promise<Kafka>, options: ResolvedOptions): Backend {
+export function kafkaBackend(client: () => Promise<KafkaClient>, options: ResolvedOptions): Backend {
   const capabilities = kafkaCapabilities(options);
   let connecting: Promise<Connected> | undefined;
   let closed = false;
@@ -77,42 +76,35 @@ export function kafkaBackend(client: () => Promise<Kafka>, options: ResolvedOpti
   const connect = (): Promise<Connected> => {
     assertOpen();
     connecting ??= (async () => {
-      const kafka = await client();
-      const admin = kafka.admin();
-      const producer = kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-        // Every message names its partition (murmur2 of the session key, computed here); kafkajs leaves honouring
-        // it to the partitioner.
-        createPartitioner: () => ({ message }) => message.partition ?? 0,
-        retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2_000 },
-      });
+      let kafka: KafkaClient | undefined;
       try {
-        await admin.connect();
-        const partitions = await ensureTopics(admin, options);
-        await producer.connect();
-        const groupId = `${options.clientId}-${randomUUID()}`;
-        const wakeTopic = options.topics.wake;
-        const wakePartitions = partitions.get(wakeTopic) ?? options.partitions;
-        const wakePartition = partitionFor(groupId, wakePartitions);
-        const feed = new Feed(kafka, admin, {
-          groupId,
-          topics: [options.topics.events, options.topics.control, options.topics.presence, wakeTopic],
-          fetchWaitMs: options.fetchWaitMs,
-          wakeTopic,
-          wakePartition,
-          wakePartitions,
-          wake: async () => {
-            if (!closed) await producer.send({ topic: wakeTopic, messages: [{ value: '', partition: wakePartition }] });
-          },
-          lowOf: async (topic, partition) => (await offsetsOf(admin, topic, partition)).low,
+        kafka = await client();
+        const partitions = await kafka.ensureTopics(topicConfigs(options), options.createTopics).catch((err: unknown) => {
+          if (/UNKNOWN_TOPIC_OR_PARTITION|does not host this topic|unknown topic/i.test(errorText(err))) {
+            const names = Object.values(options.topics).join(', ');
+            throw new DurableSessionError('CONFIG_INVALID', `Kafka topics ${names} do not exist and createTopics is off.`, { backend: NAME, cause: err });
+          }
+          throw err;
         });
-        await feed.whenReady();
-        return { admin, producer, feed, partitions };
+        const wakeTopic = options.topics.wake;
+        const c = kafka;
+        const feed = kafka.openFeed(
+          {
+            clientId: options.clientId,
+            topics: [options.topics.events, options.topics.control, options.topics.presence, wakeTopic],
+            fetchWaitMs: options.fetchWaitMs,
+            wakeTopic,
+            wakePartitions: partitions.get(wakeTopic) ?? options.partitions,
+          },
+          async (topic, partition) => (await c.offsets(topic, partition)).low,
+        );
+        await feed.whenReady().catch(async (err: unknown) => {
+          await feed.close().catch(() => {});
+          throw err;
+        });
+        return { client: kafka, feed, partitions };
       } catch (err) {
-        await producer.disconnect().catch(() => {});
-        await admin.disconnect().catch(() => {});
+        await kafka?.close().catch(() => {});
         throw kafkaError(err, 'Connecting');
       }
     })();
@@ -131,7 +123,7 @@ export function kafkaBackend(client: () => Promise<Kafka>, options: ResolvedOpti
     let view = views.get(id) as Promise<V> | undefined;
     if (!view) {
       view = (async () => {
-        const { low, high } = await offsetsOf(c.admin, topic, partition);
+        const { low, high } = await c.client.offsets(topic, partition);
         const created = make(low);
         c.feed.add(topic, partition, created);
         await created.waitFor(high, options.operationTimeoutMs);
@@ -146,15 +138,18 @@ export function kafkaBackend(client: () => Promise<Kafka>, options: ResolvedOpti
   /** A view that has applied every record written before this call (read-your-writes, also across processes). */
   const caughtUp = async <V extends LogView | PresenceView>(c: Connected, topic: string, partition: number, make: (start: number) => V): Promise<V> => {
     const view = await viewOf(c, topic, partition, make);
-    const { high } = await offsetsOf(c.admin, topic, partition);
+    const { high } = await c.client.offsets(topic, partition);
     await view.waitFor(high, options.operationTimeoutMs);
     return view;
   };
 
+  const logView = (c: Connected, topic: string, partition: number, fresh: boolean) =>
+    (fresh ? caughtUp : viewOf)(c, topic, partition, (start) => new LogView(partition, start));
+
   const logState = async (c: Connected, log: LogRef) => {
     const topic = topicOf(log);
     const partition = partitionOf(c, topic, log.key);
-    const view = await caughtUp(c, topic, partition, (start) => new LogView(partition, start));
+    const view = await logView(c, topic, partition, true);
     return { topic, partition, state: view.state(log.key) };
   };
 
@@ -170,36 +165,72 @@ export function kafkaBackend(client: () => Promise<Kafka>, options: ResolvedOpti
     return run;
   };
 
+  /**
+   * Appends without asking the broker first: the cached view only serves to fail fast (an end, a fenced epoch and a
+   * stored call are final). The log then judges the append in order (views.ts), and the writer answers with that
+   * judgement. When nothing else was written to the partition since the view's position, this process knows the
+   * judgement at once (it applies its own records to the view); otherwise it waits for its view to read up to them.
+   */
   const append = async (log: LogRef, request: BackendAppendRequest): Promise<BackendAppendResult> => {
     const c = await connect();
     return serialized(`${log.kind}\u0000${log.key}`, async () => {
       assertOpen();
-      const { topic, partition, state } = await logState(c, log).catch((err: unknown) => Promise.reject(kafkaError(err, 'Reading session state')));
-      if (state.ended) throw new DurableSessionError('SESSION_ENDED', 'The session has ended; nothing more can be appended.', { backend: NAME });
-      const { producer } = request;
-      if (producer) {
-        const verdict = checkProducer(state.producers.get(producer.id), producer);
-        if (verdict.action === 'duplicate') return { offsets: verdict.offsets, duplicate: true };
+      const topic = topicOf(log);
+      const partition = partitionOf(c, topic, log.key);
+      const view = await logView(c, topic, partition, false).catch((err: unknown) => Promise.reject(kafkaError(err, 'Reading session state')));
+      const early = precheck(view.state(log.key), request);
+      if (early === 'stale-gap') {
+        // A gap may only mean this process has not read another process's appends yet: catch up, then decide.
+        await view.waitFor((await c.client.offsets(topic, partition).catch((err: unknown) => Promise.reject(kafkaError(err, 'Reading session state')))).high, options.operationTimeoutMs);
+        const again = precheck(view.state(log.key), request);
+        if (again !== 'ok' && again !== 'stale-gap') return again;
+        if (again === 'stale-gap') checkProducer(view.state(log.key).producers.get(request.producer!.id), request.producer!);
+      } else if (early !== 'ok') {
+        return early;
       }
+      const { producer } = request;
       const stamp = producer ? `${producer.epoch}.${producer.seq}.${producer.id}` : undefined;
       const last = request.records.length - 1;
-      const messages = request.records.map((value, i) => {
-        const headers: IHeaders = {};
+      const records: OutgoingRecord[] = request.records.map((value, i) => {
+        const headers: Record<string, string> = {};
+        if (i === 0) headers[COUNT_HEADER] = String(request.records.length);
         if (stamp !== undefined) headers[PRODUCER_HEADER] = stamp;
         if (request.end && i === last) headers[END_HEADER] = '1';
-        return { key: log.key, value, partition, headers };
+        return { key: log.key, value, headers };
       });
-      let metadata;
+      let base: number;
       try {
-        // One send to one partition is one record batch: Kafka appends it whole or not at all.
-        metadata = await settle(() => c.producer.send({ topic, messages, acks: -1 }), 5);
+        // One produce request to one partition is one record batch: Kafka appends it whole or not at all.
+        base = await c.client.produce(topic, partition, records);
       } catch (err) {
         throw kafkaError(err, 'Appending');
       }
-      const base = Number(metadata[0]?.baseOffset ?? metadata[0]?.offset);
-      if (!Number.isSafeInteger(base)) throw new DurableSessionError('INTERNAL', 'Kafka returned no offset for the append.', { backend: NAME });
-      return { offsets: request.records.map((_, i) => encodeOffset(partition, base + i)) };
+      const verdict = await judged(view, base, records);
+      if (verdict.accepted) return { offsets: request.records.map((_, i) => encodeOffset(partition, base + i)) };
+      if ('duplicate' in verdict) return { offsets: verdict.duplicate, duplicate: true };
+      throw verdict.error;
     });
+  };
+
+  /** The log's verdict on the append this process just wrote at `base`. */
+  const judged = async (view: LogView, base: number, records: OutgoingRecord[]): Promise<Verdict> => {
+    for (;;) {
+      if (view.next === base) {
+        // Everything before our records is applied and nothing else sits in between: apply ours now instead of
+        // waiting for the consumer to bring them back (it skips them: the view's position moves past them).
+        const end = base + records.length;
+        view.consume(
+          records.map((r, i) => ({ offset: base + i, key: r.key, value: r.value, headers: r.headers ?? {} })),
+          end,
+        );
+      }
+      if (view.next > base) {
+        const verdict = view.verdict(base);
+        if (verdict) return verdict;
+        throw new DurableSessionError('INTERNAL', `No verdict recorded for the append at offset ${base}.`, { backend: NAME });
+      }
+      await view.waitFor(base, options.operationTimeoutMs);
+    }
   };
 
   /**
@@ -214,7 +245,7 @@ export function kafkaBackend(client: () => Promise<Kafka>, options: ResolvedOpti
   };
 
   /** Reads records of one session from a partition, through the shared consumer, between two Kafka offsets. */
-  const collect = (c: Connected, topic: string, partition: number, key: string, from: number, until: number, limit: number): Promise<BackendEntry[]> =>
+  const collect = (c: Connected, view: LogView, topic: string, partition: number, key: string, from: number, until: number, limit: number): Promise<BackendEntry[]> =>
     new Promise((resolve, reject) => {
       const out: BackendEntry[] = [];
       let done = false;
@@ -234,7 +265,7 @@ export function kafkaBackend(client: () => Promise<Kafka>, options: ResolvedOpti
           let complete = Math.min(end, until);
           for (const record of records) {
             if (record.offset >= until) break;
-            if (record.key !== key || record.value === null) continue;
+            if (record.key !== key || record.value === null || view.isRejected(record.offset)) continue;
             const entry = { offset: encodeOffset(partition, record.offset), payload: record.value };
             if (out.length < limit) out.push(entry);
             else if ((extra ??= []).length < READ_AHEAD_RECORDS) extra.push(entry);
@@ -280,11 +311,17 @@ export function kafkaBackend(client: () => Promise<Kafka>, options: ResolvedOpti
         }
         from = cached.end;
       }
-      const { low, high } = await offsetsOf(c.admin, topic, partition);
+      const { low, high } = await c.client.offsets(topic, partition);
+      // The view judges every append below `high` first, so rejected appends can be skipped.
+      const view = await logView(c, topic, partition, false);
+      await view.waitFor(high, options.operationTimeoutMs);
+      // A replay from the start begins at the session's first record (the view knows it), not at the start of the
+      // shared partition; a session with no record yet has nothing below `high`.
+      if (after === null) from = view.state(log.key).first ?? high;
       // Offsets below `low` were deleted by retention; Kafka cannot say whether they held this session's records.
       from = Math.max(from, low);
       if (from >= high) return head;
-      return head.concat(await collect(c, topic, partition, log.key, from, high, limit - head.length));
+      return head.concat(await collect(c, view, topic, partition, log.key, from, high, limit - head.length));
     } catch (err) {
       throw kafkaError(err, 'Reading');
     }
@@ -321,18 +358,34 @@ export function kafkaBackend(client: () => Promise<Kafka>, options: ResolvedOpti
         const c = await connect();
         const topic = topicOf(log);
         const partition = partitionOf(c, topic, log.key);
-        const next = after === null ? (await offsetsOf(c.admin, topic, partition)).low : decodeOffset(after, partition) + 1;
+        const view = await logView(c, topic, partition, false);
+        // From the start: at the session's first record, or (none yet) where the view stands — everything below it
+        // is judged and holds nothing of this session.
+        const next = after === null ? (view.state(log.key).first ?? view.next) : decodeOffset(after, partition) + 1;
         if (!active) return;
+        // Records reach the tail once the view has judged them (usually already: the view reads the same batches).
+        let backlog: Promise<void> = Promise.resolve();
+        let waiting = 0;
+        const deliver = (mine: FeedRecord[]) => {
+          if (!active) return;
+          const entries = mine.filter((r) => !view.isRejected(r.offset)).map((r) => ({ offset: encodeOffset(partition, r.offset), payload: r.value! }));
+          if (entries.length > 0) listener.next(entries);
+        };
         const party: Party = {
           next,
           consume(records: readonly FeedRecord[]) {
             if (!active) return;
-            let entries: BackendEntry[] | undefined;
-            for (const record of records) {
-              if (record.key !== log.key || record.value === null) continue;
-              (entries ??= []).push({ offset: encodeOffset(partition, record.offset), payload: record.value });
-            }
-            if (entries) listener.next(entries);
+            const mine = records.filter((r) => r.key === log.key && r.value !== null);
+            if (mine.length === 0) return;
+            const through = mine[mine.length - 1]!.offset + 1;
+            if (waiting === 0 && view.next >= through) return deliver(mine);
+            waiting++;
+            backlog = backlog
+              .then(() => view.whenAt(through))
+              .then(() => {
+                waiting--;
+                deliver(mine);
+              });
           },
         };
         attached = { c, topic, partition, party };
@@ -349,14 +402,7 @@ export function kafkaBackend(client: () => Promise<Kafka>, options: ResolvedOpti
       const c = await connect();
       const topic = options.topics.presence;
       try {
-        await settle(
-          () =>
-            c.producer.send({
-              topic,
-              messages: [{ key: `${ref.key}/${entry.connectionId}`, value: encodePresence(entry), partition: partitionOf(c, topic, ref.key) }],
-            }),
-          5,
-        );
+        await c.client.produce(topic, partitionOf(c, topic, ref.key), [{ key: `${ref.key}/${entry.connectionId}`, value: encodePresence(entry) }]);
       } catch (err) {
         throw kafkaError(err, 'Writing presence');
       }
@@ -365,10 +411,7 @@ export function kafkaBackend(client: () => Promise<Kafka>, options: ResolvedOpti
       const c = await connect();
       const topic = options.topics.presence;
       try {
-        await settle(
-          () => c.producer.send({ topic, messages: [{ key: `${ref.key}/${connectionId}`, value: null, partition: partitionOf(c, topic, ref.key) }] }),
-          5,
-        );
+        await c.client.produce(topic, partitionOf(c, topic, ref.key), [{ key: `${ref.key}/${connectionId}`, value: null }]);
       } catch (err) {
         throw kafkaError(err, 'Removing presence');
       }
@@ -421,17 +464,26 @@ export function kafkaBackend(client: () => Promise<Kafka>, options: ResolvedOpti
       if (!pending) return;
       const c = await pending.catch(() => undefined);
       if (!c) return;
-      await c.feed.close();
-      await c.producer.disconnect().catch(() => {});
-      await c.admin.disconnect().catch(() => {});
+      await c.feed.close().catch(() => {});
+      await c.client.close().catch(() => {});
     },
   };
 }
 
-/** Earliest retained and next (high watermark) offsets of a partition. */
-async function offsetsOf(admin: Admin, topic: string, partition: number): Promise<{ low: number; high: number }> {
-  const offsets = await settle(() => admin.fetchTopicOffsets(topic));
-  const entry = offsets.find((o) => o.partition === partition);
-  if (!entry) throw new DurableSessionError('BACKEND_UNAVAILABLE', `Partition ${partition} of ${topic} is unknown to the broker.`, { backend: NAME });
-  return { low: Number(entry.low), high: Number(entry.high) };
+/**
+ * What the cached state already says about an append: a final answer (an ended session, a fenced epoch or a stored
+ * call stay so), `stale-gap` (a gap this process may see only because it has not read other processes' appends),
+ * or `ok` (append; the log judges).
+ */
+function precheck(state: LogState, request: BackendAppendRequest): 'ok' | 'stale-gap' | BackendAppendResult {
+  if (state.ended) throw new DurableSessionError('SESSION_ENDED', 'The session has ended; nothing more can be appended.', { backend: NAME });
+  const { producer } = request;
+  if (!producer) return 'ok';
+  try {
+    const verdict = checkProducer(state.producers.get(producer.id), producer);
+    return verdict.action === 'duplicate' ? { offsets: verdict.offsets, duplicate: true } : 'ok';
+  } catch (err) {
+    if ((err as DurableSessionError).code === 'SEQUENCE_GAP') return 'stale-gap';
+    throw err;
+  }
 }

@@ -3,21 +3,35 @@ import { DurableSessionError } from '@durable-sessions/core';
 import type { BaselineFactory, RawBaseline } from '@durable-sessions/conformance';
 import type { Admin, Consumer, Kafka as KafkaClient, Producer } from 'kafkajs';
 import { NAME } from './errors.js';
-import { kafka as kafkaBackend, parseKafkaUrl } from './index.js';
+import { DEFAULT_CLIENT, kafka as kafkaBackend, parseKafkaUrl, parseKafkaUrlClient } from './index.js';
 import { patchKafkajsReconnect } from './kafkajs-patch.js';
 import { partitionFor } from './partitioner.js';
 
 /** The topic the baseline writes: the adapter's default events topic, so both sides share partitions and settings. */
-const TOPIC = 'ds.events';
-const LOG_NAME = /^[A-Za-z0-9_-]{1,200}$/;
+export const TOPIC = 'ds.events';
+export const LOG_NAME = /^[A-Za-z0-9_-]{1,200}$/;
 
 /**
- * The raw-client baseline for `durable-sessions bench kafka://…`: a plain kafkajs idempotent producer writing the
- * same batches to the same topic and partition the adapter would use, and plain kafkajs consumers (a throw-away group
- * each, seek, filter by key) reading them back. Nothing of Durable Sessions runs in between.
+ * The raw-client baseline for `durable-sessions bench kafka://…[?client=…]`, on the same client library as the
+ * store side: kafkajs (an idempotent producer; consumers in a throw-away group each, seek, filter by key) or
+ * @platformatic/kafka (an idempotent producer; raw fetches of the partition with no group, filter by key), writing
+ * the same batches to the same topic and partition the adapter would use. Nothing of Durable Sessions runs in between.
  */
 export const createBaseline: BaselineFactory = async (url: string): Promise<RawBaseline> => {
+  const client = parseKafkaUrlClient(url) ?? DEFAULT_CLIENT;
   const brokers = parseKafkaUrl(url);
+  // The adapter creates its topics on first use; let it, so both sides run on identical topic settings.
+  const adapter = kafkaBackend({ brokers, client, logLevel: 0 });
+  await adapter.info({ sessionId: 'bench', key: 'bench', kind: 'events' });
+  await adapter.close();
+  if (client === 'platformatic') {
+    const { platformaticBaseline } = await import('./bench-platformatic.js');
+    return platformaticBaseline(brokers);
+  }
+  return kafkajsBaseline(brokers);
+};
+
+async function kafkajsBaseline(brokers: string[]): Promise<RawBaseline> {
   await patchKafkajsReconnect();
   const { Kafka, logLevel } = await import('kafkajs');
   const kafka: KafkaClient = new Kafka({ clientId: 'durable-sessions-bench', brokers, logLevel: logLevel.NOTHING });
@@ -28,10 +42,6 @@ export const createBaseline: BaselineFactory = async (url: string): Promise<RawB
     allowAutoTopicCreation: false,
     createPartitioner: () => ({ message }) => message.partition ?? 0,
   });
-  // The adapter creates its topics on first use; let it, so both sides run on identical topic settings.
-  const adapter = kafkaBackend({ brokers, logLevel: logLevel.NOTHING });
-  await adapter.info({ sessionId: 'bench', key: 'bench', kind: 'events' });
-  await adapter.close();
   await admin.connect();
   await producer.connect();
   const metadata = await admin.fetchTopicMetadata({ topics: [TOPIC] });
@@ -110,4 +120,4 @@ export const createBaseline: BaselineFactory = async (url: string): Promise<RawB
       await admin.disconnect().catch(() => {});
     },
   };
-};
+}

@@ -30,16 +30,24 @@ export function kafkaError(err: unknown, what: string): DurableSessionError {
   if (types.some((t) => PERMANENT.has(t))) {
     return new DurableSessionError('INTERNAL', `${what}: ${message}`, { backend: NAME, cause: err });
   }
-  const timeout = err instanceof Error && /Timeout/i.test(err.name);
+  const timeout = (err instanceof Error && /Timeout/i.test(err.name)) || (err as { code?: unknown } | null)?.code === 'PLT_KFK_TIMEOUT';
   return new DurableSessionError(timeout ? 'TIMEOUT' : 'BACKEND_UNAVAILABLE', `${what}: ${message}`, { backend: NAME, cause: err });
 }
 
-/** The broker error types along a kafkajs error's cause chain (`KafkaJSNumberOfRetriesExceeded` wraps the real one). */
+/**
+ * The broker error types along an error's cause chain: kafkajs' `type` (`KafkaJSNumberOfRetriesExceeded` wraps the
+ * real one), @platformatic/kafka's `apiId` (its MultipleErrors hold the real ones in `errors`).
+ */
 function errorTypes(err: unknown): string[] {
   const types: string[] = [];
-  for (let e = err as { type?: unknown; cause?: unknown; originalError?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
-    if (typeof e.type === 'string') types.push(e.type);
-    e = (e.originalError ?? e.cause) as typeof e;
-  }
+  const walk = (e: unknown, depth: number) => {
+    if (!e || typeof e !== 'object' || depth > 5) return;
+    const x = e as { type?: unknown; apiId?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown };
+    if (typeof x.type === 'string') types.push(x.type);
+    if (typeof x.apiId === 'string') types.push(x.apiId);
+    if (Array.isArray(x.errors)) for (const inner of x.errors) walk(inner, depth + 1);
+    walk(x.originalError ?? x.cause, depth + 1);
+  };
+  walk(err, 0);
   return types;
 }

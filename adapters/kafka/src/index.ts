@@ -1,57 +1,100 @@
 import { DurableSessionError, type Backend, type BackendConfig, type BackendFactory } from '@durable-sessions/core';
-import type { Kafka } from 'kafkajs';
 import { kafkaBackend } from './backend.js';
+import type { ClientKind, KafkaClient } from './client/types.js';
 import { NAME } from './errors.js';
-import { patchKafkajsReconnect } from './kafkajs-patch.js';
 import type { KafkaOptions, ResolvedOptions } from './options.js';
 
 export type { KafkaOptions, KafkaTopics } from './options.js';
+export type { ClientKind } from './client/types.js';
+
+/** The client library used when `client` is not given (see the measurements in docs/adapters/kafka.md). */
+export const DEFAULT_CLIENT: ClientKind = 'platformatic';
 
 const DEFAULT_PARTITIONS = 8;
 
 /**
- * The Kafka backend (kafkajs). Sessions share three topics (events, control, presence) keyed by session, so the
- * topic count does not grow with sessions; one consumer group per backend instance reads them and is deleted on
- * close. See docs/adapters/kafka.md for the topic layout, its costs and limits.
+ * The Kafka backend, on @platformatic/kafka (reads with no consumer group) or kafkajs (one consumer group per
+ * backend instance, deleted on close); `client` chooses. Sessions share topics (events, control, presence, wake-ups)
+ * keyed by session, so the topic count does not grow with sessions. Appends are judged in log order, so every
+ * process agrees on them. See docs/adapters/kafka.md for the topic layout, its costs and limits.
  */
 export function kafka(options: KafkaOptions = {}): Backend {
   const resolved = resolveOptions(options);
-  const client = async (): Promise<Kafka> => {
+  const brokers = options.brokers ?? ['127.0.0.1:9092'];
+  const kind = clientKind(options);
+  const client = async (): Promise<KafkaClient> => {
+    if (kind === 'platformatic') {
+      // Loaded on first use, so importing this package (e.g. for its types) stays cheap.
+      const { platformaticClient } = await import('./client/platformatic-client.js');
+      return platformaticClient({ clientId: resolved.clientId, brokers, connection: options.platformaticConfig ?? {} });
+    }
+    const { kafkajsClient } = await import('./client/kafkajs-client.js');
+    const { patchKafkajsReconnect } = await import('./kafkajs-patch.js');
     if (options.patchKafkajs !== false) await patchKafkajsReconnect();
-    if (options.kafka) return options.kafka;
-    // kafkajs loads on first use, so importing this package (e.g. for its types) stays cheap.
-    const { Kafka: KafkaClient, logLevel } = await import('kafkajs').catch((err: unknown) => {
-      throw new DurableSessionError('CONFIG_INVALID', 'The kafka backend needs the kafkajs package: npm install kafkajs', { backend: NAME, cause: err });
+    if (options.kafka) return kafkajsClient(options.kafka);
+    const { Kafka: KafkaClass, logLevel } = await import('kafkajs').catch((err: unknown) => {
+      throw new DurableSessionError('CONFIG_INVALID', 'The kafka backend with client "kafkajs" needs the kafkajs package: npm install kafkajs', { backend: NAME, cause: err });
     });
-    return new KafkaClient({
-      clientId: resolved.clientId,
-      brokers: options.brokers ?? ['127.0.0.1:9092'],
-      logLevel: options.logLevel ?? logLevel.ERROR,
-      ...options.kafkaConfig,
-    });
+    return kafkajsClient(
+      new KafkaClass({ clientId: resolved.clientId, brokers, logLevel: options.logLevel ?? logLevel.ERROR, ...options.kafkaConfig }),
+    );
   };
   return kafkaBackend(client, resolved);
 }
 
+/** The client library an options object selects: `client`, else the kind of instance given, else {@link DEFAULT_CLIENT}. */
+function clientKind(options: KafkaOptions): ClientKind {
+  const kind = options.client ?? (options.kafka ? 'kafkajs' : options.platformaticConfig ? 'platformatic' : DEFAULT_CLIENT);
+  if (kind !== 'kafkajs' && kind !== 'platformatic') {
+    throw new DurableSessionError('CONFIG_INVALID', `client must be 'kafkajs' or 'platformatic', got ${JSON.stringify(kind)}.`, { backend: NAME });
+  }
+  if (kind === 'platformatic' && options.kafka) {
+    throw new DurableSessionError('CONFIG_INVALID', "A kafkajs instance (option kafka) cannot be used with client 'platformatic'.", { backend: NAME });
+  }
+  return kind;
+}
+
 /**
- * Registry entry point: `kafka://host:port[,host:port…]` (the bootstrap brokers), plus any {@link KafkaOptions}.
- * A `clientId` from the store options names the kafkajs client.
+ * Registry entry point: `kafka://host:port[,host:port…][?client=kafkajs|platformatic]` (the bootstrap brokers and
+ * the client library), plus any {@link KafkaOptions}. A `clientId` from the store options names the client.
  */
 export const createBackend: BackendFactory = (config: BackendConfig) => {
   const { url, ...rest } = config;
   const options = { ...rest } as KafkaOptions;
-  if (url !== undefined) options.brokers = parseKafkaUrl(url);
+  if (url !== undefined) {
+    options.brokers = parseKafkaUrl(url);
+    const client = parseKafkaUrlClient(url);
+    if (client !== undefined) options.client = client;
+  }
   return kafka(options);
 };
 
-/** The brokers of a `kafka://host:port[,host:port]` URL. */
+const URL_PATTERN = /^kafka:\/\/([^/?#]+)\/?(?:\?([^#]*))?$/i;
+
+/** The brokers of a `kafka://host:port[,host:port][?client=…]` URL. */
 export function parseKafkaUrl(url: string): string[] {
-  const match = /^kafka:\/\/([^/?#]+)\/?$/i.exec(url);
+  const match = URL_PATTERN.exec(url);
   const brokers = match?.[1]?.split(',').map((b) => b.trim()) ?? [];
   if (brokers.length === 0 || brokers.some((b) => !/^(\[[0-9a-f:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/i.test(b))) {
-    throw new DurableSessionError('CONFIG_INVALID', `Malformed Kafka URL ${JSON.stringify(url)}: use kafka://host:port[,host:port].`, { backend: NAME });
+    throw new DurableSessionError('CONFIG_INVALID', `Malformed Kafka URL ${JSON.stringify(url)}: use kafka://host:port[,host:port][?client=kafkajs|platformatic].`, { backend: NAME });
   }
   return brokers;
+}
+
+/** The `client` query parameter of a Kafka URL, if any (`kafkajs` or `platformatic`). */
+export function parseKafkaUrlClient(url: string): ClientKind | undefined {
+  const query = URL_PATTERN.exec(url)?.[2];
+  if (!query) return undefined;
+  const params = new URLSearchParams(query);
+  for (const name of params.keys()) {
+    if (name !== 'client') throw new DurableSessionError('CONFIG_INVALID', `Unknown Kafka URL parameter ${JSON.stringify(name)} (only client=kafkajs|platformatic).`, { backend: NAME });
+  }
+  const client = params.get('client');
+  if (client === null) return undefined;
+  if (client !== 'kafkajs' && client !== 'platformatic') {
+    throw new DurableSessionError('CONFIG_INVALID', `client must be kafkajs or platformatic, got ${JSON.stringify(client)}.`, { backend: NAME });
+  }
+  return client;
 }
 
 function resolveOptions(options: KafkaOptions): ResolvedOptions {

@@ -1,5 +1,12 @@
 import type { RetentionOptions } from '@durable-sessions/core';
 import type { Kafka, KafkaConfig, logLevel } from 'kafkajs';
+import type { ClientKind } from './client/types.js';
+
+/**
+ * Connection settings of the @platformatic/kafka clients the adapter builds (TLS, SASL, timeouts…), as accepted by
+ * its `Producer`/`Consumer`/`Admin` constructors (`clientId` and `bootstrapBrokers` come from the adapter).
+ */
+export type PlatformaticConnection = Record<string, unknown>;
 
 /** Names of the topics the adapter uses. They are shared by every session. */
 export interface KafkaTopics {
@@ -15,6 +22,14 @@ export interface KafkaTopics {
 
 /** Options of the Kafka backend. */
 export interface KafkaOptions {
+  /**
+   * The client library: `kafkajs` (reads through one consumer group per backend) or `platformatic`
+   * (@platformatic/kafka: reads partitions with no consumer group). Install the one you choose.
+   * @default 'kafkajs' when `kafka` is given, else the measured default (see docs/adapters/kafka.md)
+   */
+  client?: ClientKind;
+  /** Extra @platformatic/kafka connection settings (tls, sasl, timeouts) when `client` is `platformatic`. @default {} */
+  platformaticConfig?: PlatformaticConnection;
   /** Bootstrap brokers (`host:port`). Required unless `kafka` is given. @default ['127.0.0.1:9092'] */
   brokers?: string[];
   /** A kafkajs client of your own (its connection settings, SSL, SASL are used as they are; the adapter never closes it). @default a client built from `brokers` */

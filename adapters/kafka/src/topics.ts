@@ -1,6 +1,4 @@
-import type { Admin, ITopicConfig } from 'kafkajs';
-import { DurableSessionError } from '@durable-sessions/core';
-import { kafkaError, NAME } from './errors.js';
+import type { TopicSpec } from './client/types.js';
 import type { ResolvedOptions } from './options.js';
 
 /** Errors a freshly created topic shows until its leader is elected and metadata has propagated. */
@@ -12,16 +10,29 @@ export async function settle<T>(operation: () => Promise<T>, attempts = 20): Pro
     try {
       return await operation();
     } catch (err) {
-      const text = `${(err as { type?: string }).type ?? ''} ${err instanceof Error ? err.message : String(err)}`;
-      if (attempt >= attempts || !SETTLING.test(text)) throw err;
+      if (attempt >= attempts || !SETTLING.test(errorText(err))) throw err;
       await new Promise((r) => setTimeout(r, Math.min(1_000, 50 * attempt)));
     }
   }
 }
 
+/** An error's text with the broker error ids of either client (kafkajs `type`, @platformatic/kafka `apiId`, nested errors). */
+export function errorText(err: unknown): string {
+  const parts: string[] = [];
+  const walk = (e: unknown, depth: number) => {
+    if (!e || depth > 4) return;
+    const x = e as { apiId?: unknown; type?: unknown; message?: unknown; errors?: unknown; cause?: unknown; originalError?: unknown };
+    parts.push(typeof x.apiId === 'string' ? x.apiId : '', typeof x.type === 'string' ? x.type : '', typeof x.message === 'string' ? x.message : String(e));
+    if (Array.isArray(x.errors)) for (const inner of x.errors) walk(inner, depth + 1);
+    walk(x.originalError ?? x.cause, depth + 1);
+  };
+  walk(err, 0);
+  return parts.join(' ');
+}
+
 /** The configuration of the adapter's topics, as it creates them. */
-export function topicConfigs(options: ResolvedOptions): ITopicConfig[] {
-  const log = (topic: string): ITopicConfig => ({
+export function topicConfigs(options: ResolvedOptions): TopicSpec[] {
+  const log = (topic: string): TopicSpec => ({
     topic,
     numPartitions: options.partitions,
     replicationFactor: options.replicationFactor,
@@ -63,40 +74,4 @@ export function topicConfigs(options: ResolvedOptions): ITopicConfig[] {
       ],
     },
   ];
-}
-
-/**
- * Creates the topics that are missing (explicitly: the broker should run with auto.create.topics.enable=false) and
- * returns the actual partition count of each, which may differ from the option for topics that already existed.
- */
-export async function ensureTopics(admin: Admin, options: ResolvedOptions): Promise<Map<string, number>> {
-  const configs = topicConfigs(options);
-  const names = configs.map((c) => c.topic);
-  try {
-    if (options.createTopics) {
-      const existing = new Set(await settle(() => admin.listTopics()));
-      const missing = configs.filter((c) => !existing.has(c.topic));
-      if (missing.length > 0) {
-        await settle(() => admin.createTopics({ topics: missing, waitForLeaders: true })).catch((err: unknown) => {
-          // Another process created it first: fine.
-          if (!/TOPIC_ALREADY_EXISTS|already exists/i.test(`${(err as { type?: string }).type} ${String(err)}`)) throw err;
-        });
-      }
-    }
-    const metadata = await settle(async () => {
-      const result = await admin.fetchTopicMetadata({ topics: names });
-      for (const topic of result.topics) {
-        if (topic.partitions.length === 0 || topic.partitions.some((p) => p.leader < 0)) {
-          throw Object.assign(new Error(`Topic ${topic.name} has no leader yet`), { type: 'LEADER_NOT_AVAILABLE' });
-        }
-      }
-      return result;
-    });
-    return new Map(metadata.topics.map((t) => [t.name, t.partitions.length]));
-  } catch (err) {
-    if (/UNKNOWN_TOPIC_OR_PARTITION|does not host this topic/i.test(`${(err as { type?: string }).type} ${String(err)}`)) {
-      throw new DurableSessionError('CONFIG_INVALID', `Kafka topics ${names.join(', ')} do not exist and createTopics is off.`, { backend: NAME, cause: err });
-    }
-    throw kafkaError(err, 'Preparing topics');
-  }
 }

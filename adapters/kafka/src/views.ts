@@ -1,4 +1,4 @@
-import { advanceProducer, DurableSessionError, type BackendPresenceEntry, type ProducerState } from '@durable-sessions/core';
+import { advanceProducer, checkProducer, DurableSessionError, type BackendPresenceEntry, type ProducerState } from '@durable-sessions/core';
 import { NAME } from './errors.js';
 import type { FeedRecord, Party } from './feed.js';
 import { encodeOffset } from './offsets.js';
@@ -7,6 +7,8 @@ import { encodeOffset } from './offsets.js';
 export const END_HEADER = 'ds-end';
 /** Header on every record of an idempotent append: `<epoch>.<seq>.<producer id>`. */
 export const PRODUCER_HEADER = 'ds-producer';
+/** Header on the first record of an append: how many records the append holds (one record batch, contiguous). */
+export const COUNT_HEADER = 'ds-n';
 
 /** Parses a producer header. */
 function parseProducer(value: string): { epoch: number; seq: number; id: string } | undefined {
@@ -21,6 +23,8 @@ function parseProducer(value: string): { epoch: number; seq: number; id: string 
 
 /** What the adapter knows about one session log, rebuilt from the log itself. */
 export interface LogState {
+  /** Kafka offset of the session's first accepted record, or null: replays from the start begin there. */
+  first: number | null;
   /** Kafka offset of the newest record, or null. */
   last: number | null;
   ended: boolean;
@@ -55,6 +59,12 @@ abstract class View implements Party {
     for (const w of due) w.resolve();
   }
 
+  /** Resolves once every record below `target` was applied, however long that takes. */
+  whenAt(target: number): Promise<void> {
+    if (this.next >= target) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ target, resolve }));
+  }
+
   /** Resolves once every record below `target` was applied; TIMEOUT after `timeoutMs`. */
   waitFor(target: number, timeoutMs: number): Promise<void> {
     if (this.next >= target) return Promise.resolve();
@@ -77,9 +87,41 @@ abstract class View implements Party {
   protected abstract apply(record: FeedRecord): void;
 }
 
-/** Per-session state of one partition of the event or control topic: last offset, end flag, producer states. */
+/**
+ * How the log judged one append (its records are `[first, first + count)`). The log is the arbiter: every process
+ * applies the same rules to the same records in the same order, so all agree on which appends count.
+ */
+export type Verdict =
+  | { accepted: true }
+  | { accepted: false; duplicate: string[] }
+  | { accepted: false; error: DurableSessionError };
+
+/** Verdicts kept for writers that wait for the judgement of their own append. */
+const VERDICTS_KEPT = 10_000;
+
+/** The append the view is in the middle of applying (its records are contiguous). */
+interface OpenAppend {
+  key: string;
+  left: number;
+  accepted: boolean;
+  producer: { epoch: number; seq: number; id: string } | undefined;
+  offsets: string[];
+}
+
+/**
+ * Per-session state of one partition of the event or control topic: last offset, end flag, producer states.
+ *
+ * Appends are judged here, in log order, not before writing: an append (marked by {@link COUNT_HEADER}) that follows
+ * the session's end, or that the producer rules refuse (duplicate, gap, fenced epoch), is *rejected*: its records
+ * stay in Kafka but every reader of the adapter skips them, and the writer is answered with the verdict. Writers
+ * check their cached state first only to fail fast; correctness never depends on that cache being fresh.
+ */
 export class LogView extends View {
   private readonly logs = new Map<string, LogState>();
+  /** Offsets of rejected records (rare: races between processes, stale caches). */
+  private readonly rejectedOffsets = new Set<number>();
+  private readonly verdicts = new Map<number, Verdict>();
+  private open: OpenAppend | undefined;
 
   constructor(
     private readonly partition: number,
@@ -90,25 +132,80 @@ export class LogView extends View {
 
   /** The state of a session (an empty one when it has no records). */
   state(key: string): LogState {
-    return this.logs.get(key) ?? { last: null, ended: false, producers: new Map() };
+    return this.logs.get(key) ?? { first: null, last: null, ended: false, producers: new Map() };
+  }
+
+  /** Whether the record at `offset` (already applied) belongs to a rejected append. */
+  isRejected(offset: number): boolean {
+    return this.rejectedOffsets.has(offset);
+  }
+
+  /** The verdict on the append whose first record is at `offset`, once applied. */
+  verdict(offset: number): Verdict | undefined {
+    return this.verdicts.get(offset);
   }
 
   protected apply(record: FeedRecord): void {
     if (record.key === null || record.value === null) return;
-    let state = this.logs.get(record.key);
-    if (!state) this.logs.set(record.key, (state = { last: null, ended: false, producers: new Map() }));
+    const open = this.open;
+    if (open && open.left > 0 && open.key === record.key) return this.continueAppend(open, record);
+    this.open = undefined;
+    const count = Number(record.headers[COUNT_HEADER]);
+    if (Number.isSafeInteger(count) && count >= 1) return this.startAppend(record, count);
+    this.applyUnjudged(record);
+  }
+
+  private startAppend(record: FeedRecord, count: number): void {
+    const key = record.key!;
+    const state = this.stateFor(key);
+    const stamp = record.headers[PRODUCER_HEADER];
+    const producer = stamp === undefined ? undefined : parseProducer(stamp);
+    let verdict: Verdict = { accepted: true };
+    if (state.ended) {
+      verdict = { accepted: false, error: new DurableSessionError('SESSION_ENDED', 'The session has ended; nothing more can be appended.', { backend: NAME }) };
+    } else if (producer) {
+      try {
+        const check = checkProducer(state.producers.get(producer.id), producer);
+        if (check.action === 'duplicate') verdict = { accepted: false, duplicate: check.offsets };
+      } catch (err) {
+        verdict = { accepted: false, error: err as DurableSessionError };
+      }
+    }
+    this.verdicts.set(record.offset, verdict);
+    if (this.verdicts.size > VERDICTS_KEPT) this.verdicts.delete(this.verdicts.keys().next().value!);
+    this.open = { key, left: count, accepted: verdict.accepted, producer, offsets: [] };
+    this.continueAppend(this.open, record);
+  }
+
+  private continueAppend(open: OpenAppend, record: FeedRecord): void {
+    open.left--;
+    if (!open.accepted) {
+      this.rejectedOffsets.add(record.offset);
+    } else {
+      const state = this.stateFor(open.key);
+      state.first ??= record.offset;
+      state.last = record.offset;
+      if (record.headers[END_HEADER] !== undefined) state.ended = true;
+      open.offsets.push(encodeOffset(this.partition, record.offset));
+      if (open.left === 0 && open.producer) {
+        state.producers.set(open.producer.id, advanceProducer(state.producers.get(open.producer.id), open.producer, open.offsets));
+      }
+    }
+    if (open.left === 0) this.open = undefined;
+  }
+
+  /** Records written without a count header (by another tool, or raw): taken as they are. */
+  private applyUnjudged(record: FeedRecord): void {
+    const state = this.stateFor(record.key!);
+    state.first ??= record.offset;
     state.last = record.offset;
     if (record.headers[END_HEADER] !== undefined) state.ended = true;
-    const stamp = record.headers[PRODUCER_HEADER];
-    if (stamp === undefined) return;
-    const producer = parseProducer(stamp);
-    if (!producer) return;
-    const offset = encodeOffset(this.partition, record.offset);
-    const current = state.producers.get(producer.id);
-    const call = current?.recent[current.recent.length - 1];
-    // Records of one call share a stamp and are contiguous: collect their offsets for duplicate answers.
-    if (current && current.epoch === producer.epoch && call?.seq === producer.seq) call.offsets.push(offset);
-    else state.producers.set(producer.id, advanceProducer(current, producer, [offset]));
+  }
+
+  private stateFor(key: string): LogState {
+    let state = this.logs.get(key);
+    if (!state) this.logs.set(key, (state = { first: null, last: null, ended: false, producers: new Map() }));
+    return state;
   }
 }
 

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { infraLauncher, type RunningInfra } from '@durable-sessions/conformance/infra';
 import { encodeSessionKey, type LogRef } from '@durable-sessions/core';
-import { kafka, parseKafkaUrl, type KafkaOptions } from '../src/index.js';
+import { kafka, parseKafkaUrl, type ClientKind, type KafkaOptions } from '../src/index.js';
+
+/** The client libraries the adapter runs on; the tests run on each. */
+export const CLIENTS = ['kafkajs', 'platformatic'] as const satisfies readonly ClientKind[];
 
 /** Starts the project's Kafka launcher (downloads the jars on first use). */
 export async function startKafka(): Promise<RunningInfra> {
