@@ -11,8 +11,8 @@ import { Notifications } from './notifications.js';
 import { checkRetention, positiveInt, resolveTarget, type RedisOptions } from './options.js';
 import { RedisPresence } from './presence.js';
 import { APPEND, INFO, READ } from './scripts.js';
-import { toEntries } from './tail-common.js';
-import { TcpTransport } from './tcp-transport.js';
+import { toEntries, toPage } from './tail-common.js';
+import { BUFFER_REPLIES, TcpTransport } from './tcp-transport.js';
 import type { Transport } from './transport.js';
 import { UpstashTransport } from './upstash-transport.js';
 import { XreadHub } from './xread-tail.js';
@@ -101,9 +101,9 @@ export function redis(options: RedisOptions = {}): Backend {
       transportTcp.pipeline([
         ['XRANGE', stream, from === '' ? '-' : `(${from}`, '+', 'COUNT', String(limit)],
         ['HGET', meta, 't'],
-      ], stream),
+      ], stream, [BUFFER_REPLIES]),
     );
-    const entries = toEntries(page);
+    const entries = toPage(page);
     if (after !== null && mark) {
       const trimmedThrough = idToOffset(String(mark));
       if (after < trimmedThrough && (entries.length === 0 || entries[0]!.offset > trimmedThrough)) {

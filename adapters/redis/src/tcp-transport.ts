@@ -9,7 +9,7 @@ import type { ChannelHandlers, Transport } from './transport.js';
  * connected or not (the adapter connects it), with `RESP: 2` or 3 (replies the adapter parses are shape-checked).
  */
 export interface RedisClientLike {
-  sendCommand(args: readonly string[]): Promise<unknown>;
+  sendCommand(args: readonly string[], options?: CommandOptions): Promise<unknown>;
   duplicate(overrides?: any): RedisClientLike;
   connect(): Promise<unknown>;
   close(): Promise<void>;
@@ -27,7 +27,7 @@ export interface RedisClientLike {
  * not; it routes every command by its first key and follows MOVED/ASK redirections itself.
  */
 export interface RedisClusterLike {
-  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
+  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[], options?: CommandOptions): Promise<unknown>;
   getMasters(): unknown[];
   connect(): Promise<unknown>;
   close(): Promise<void>;
@@ -177,9 +177,9 @@ export class TcpTransport implements Transport {
    * Several commands in one write (node-redis pipelines commands issued in the same tick); not atomic. On a cluster
    * they all go to the node owning `key`'s slot, so they must all be about that slot.
    */
-  async pipeline(commands: string[][], key?: string): Promise<unknown[]> {
+  async pipeline(commands: string[][], key?: string, options?: readonly (CommandOptions | undefined)[]): Promise<unknown[]> {
     const client = await this.connection();
-    return Promise.all(commands.map((args) => send(client, args, key)));
+    return Promise.all(commands.map((args, i) => send(client, args, key, options?.[i])));
   }
 
   /** One command; on a cluster, routed by `key` (any node when absent). */
@@ -292,9 +292,21 @@ export class TcpTransport implements Transport {
 }
 
 /** Sends one command: a single client as is, a cluster client routed by `key`. */
-function send(client: AnyClient, args: string[], key: string | undefined): Promise<unknown> {
-  return isClusterClient(client) ? client.sendCommand(key, false, args) : client.sendCommand(args);
+function send(client: AnyClient, args: string[], key: string | undefined, options?: CommandOptions): Promise<unknown> {
+  if (options === undefined) return isClusterClient(client) ? client.sendCommand(key, false, args) : client.sendCommand(args);
+  return isClusterClient(client) ? client.sendCommand(key, false, args, options) : client.sendCommand(args, options);
 }
+
+/** The node-redis command options the adapter passes: a reply type mapping (bulk strings as Buffers, say). */
+export interface CommandOptions {
+  typeMapping?: Record<number, unknown>;
+}
+
+/**
+ * Bulk strings as Buffers: a replayed page is then decoded from its bytes in one piece (see `toPage`). 36 is RESP's
+ * `$` (node-redis's `RESP_TYPES.BLOB_STRING`), spelt as a number so this module needs no runtime import of `redis`.
+ */
+export const BUFFER_REPLIES: CommandOptions = { typeMapping: { 36: Buffer } };
 
 /**
  * A node-redis cluster client for the seed nodes: RESP2 (replies are parsed generically), no offline queue on any

@@ -71,13 +71,14 @@ export function encodeEvent(event: EventInput, producer: ProducerInfo, allowRese
 
 /** Decodes a stored string back into an event at `offset`. */
 export function decodeEvent(payload: string, offset: string, sessionId: string): SessionEvent {
-  let record: StoredRecord;
+  let record: unknown;
   try {
-    record = JSON.parse(payload) as StoredRecord;
+    record = JSON.parse(payload);
   } catch (cause) {
     throw new DurableSessionError('INTERNAL', `Stored event at ${offset} is not valid JSON.`, { cause });
   }
-  return eventOf(record, offset, sessionId);
+  // Same check as the page decoder's, so a page decodes (and fails) alike whichever path it takes.
+  return decodeRecord(record, offset, sessionId);
 }
 
 /**
@@ -86,9 +87,25 @@ export function decodeEvent(payload: string, offset: string, sessionId: string):
  * one record per payload (a corrupt payload); the caller then decodes one by one, which names the bad offset.
  */
 export function parseRecords(payloads: readonly string[]): readonly unknown[] | undefined {
+  // Every stored record is one JSON object: a payload that is not `{…}` is corrupt (and could offset a neighbour's
+  // extra comma, keeping the count right), so it sends the page down the careful path.
+  for (let i = 0; i < payloads.length; i++) {
+    const payload = payloads[i]!;
+    if (payload.charCodeAt(0) !== 123 || payload.charCodeAt(payload.length - 1) !== 125) return undefined;
+  }
   try {
     const records: unknown = JSON.parse(`[${payloads.join(',')}]`);
     return Array.isArray(records) && records.length === payloads.length ? records : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** {@link parseRecords} for payloads already joined as one JSON array text; undefined unless it holds `count` items. */
+export function parseRecordText(text: string, count: number): readonly unknown[] | undefined {
+  try {
+    const records: unknown = JSON.parse(text);
+    return Array.isArray(records) && records.length === count ? records : undefined;
   } catch {
     return undefined;
   }

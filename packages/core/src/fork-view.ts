@@ -228,17 +228,21 @@ export class LazyIterator implements AsyncIterableIterator<SessionEvent> {
 
   constructor(private readonly open: () => Promise<AsyncIterableIterator<SessionEvent>>) {}
 
-  async next(): Promise<IteratorResult<SessionEvent>> {
+  next(): Promise<IteratorResult<SessionEvent>> {
+    // Once open, straight through: no extra async hop per event (replay delivers hundreds of thousands per second).
+    if (this.inner) return this.inner.next();
+    return this.openThenNext();
+  }
+
+  private async openThenNext(): Promise<IteratorResult<SessionEvent>> {
     if (this.stopped) return { value: undefined, done: true };
-    if (!this.inner) {
-      this.opening ??= this.open();
-      const inner = await this.opening;
-      if (this.stopped) {
-        void inner.return?.();
-        return { value: undefined, done: true };
-      }
-      this.inner = inner;
+    this.opening ??= this.open();
+    const inner = await this.opening;
+    if (this.stopped) {
+      void inner.return?.();
+      return { value: undefined, done: true };
     }
+    this.inner ??= inner;
     return this.inner.next();
   }
 

@@ -1,6 +1,6 @@
 import { Observable } from 'rxjs';
 import type { Backend, BackendEntry, LogRef } from './backend.js';
-import { decodeEvent, decodeRecord, isEndPayload, isEndRecord, parseRecords } from './codec.js';
+import { decodeEvent, decodeRecord, isEndPayload, isEndRecord, parseRecordText, parseRecords } from './codec.js';
 import { DurableSessionError, toDurableSessionError } from './errors.js';
 import { formatOffset, parseOffset } from './offsets.js';
 import type { SessionEvent, StartPosition, SubscribeOptions } from './types.js';
@@ -66,6 +66,17 @@ export async function resolveStart(ctx: LogContext, from: StartPosition | undefi
   return { after: raw, done: info.ended && raw >= info.last };
 }
 
+/**
+ * A backend may attach to a page it returns from `read` a function giving the page's payloads as one JSON array
+ * text (`[p1,p2,…]`), under this registered symbol, when it builds that text cheaper than the payload strings (from
+ * the reply's bytes, say). Every payload must be one `{…}` object. The page decoder then parses that text instead
+ * of joining the payloads, which stay available (lazily) for the careful path.
+ */
+export const PAGE_TEXT: unique symbol = Symbol.for('durable-sessions.pageText') as never;
+
+/** A page that may carry {@link PAGE_TEXT}. */
+type PageWithText = readonly BackendEntry[] & { readonly [PAGE_TEXT]?: () => string };
+
 /** Below this many entries a page is decoded one by one (joining buys nothing). */
 const BULK_DECODE_MIN = 8;
 
@@ -75,7 +86,9 @@ export function decodeEntries(ctx: LogContext, entries: readonly BackendEntry[],
   let first = 0;
   if (after !== null) while (first < entries.length && entries[first]!.offset <= after) first++;
   const fresh = first === 0 ? entries : entries.slice(first);
-  const records = fresh.length >= BULK_DECODE_MIN && ascending(fresh) ? parseRecords(fresh.map(payloadOf)) : undefined;
+  const text = first === 0 ? (entries as PageWithText)[PAGE_TEXT] : undefined;
+  const records =
+    fresh.length >= BULK_DECODE_MIN && ascending(fresh) ? (text ? parseRecordText(text(), fresh.length) : parseRecords(fresh.map(payloadOf))) : undefined;
   if (records === undefined) return decodeEach(ctx, fresh, after);
   const events: SessionEvent[] = new Array(records.length);
   // A public offset is the raw one plus a per-log suffix: built once per page, one concatenation per event.
@@ -266,7 +279,11 @@ export function logObservable(ctx: LogContext, options: SubscribeOptions, track:
  */
 export function logIterator(ctx: LogContext, options: SubscribeOptions, track: (ac: AbortController) => () => void): AsyncIterableIterator<SessionEvent> {
   const highWater = Math.max(1, Math.min(MAX_PAGE_SIZE, Math.floor(options.pageSize ?? DEFAULT_PAGE_SIZE)));
-  const queue: SessionEvent[] = [];
+  // Delivered pages are kept whole and read by index: no per-event copy into a queue, no per-event shift.
+  const pages: SessionEvent[][] = [];
+  let page: SessionEvent[] = [];
+  let index = 0;
+  let queued = 0;
   const ac = new AbortController();
   let started = false;
   let finished = false;
@@ -297,9 +314,11 @@ export function logIterator(ctx: LogContext, options: SubscribeOptions, track: (
     if (options.signal?.aborted) return stop();
     const sink: Sink = {
       push(events) {
-        for (const event of events) queue.push(event);
+        // The pump hands over a fresh array per page and never touches it again.
+        pages.push(events);
+        queued += events.length;
         notify();
-        if (queue.length >= highWater) return new Promise<void>((resolve) => (drained = resolve));
+        if (queued >= highWater) return new Promise<void>((resolve) => (drained = resolve));
       },
     };
     pumpLog(ctx, options.from, ac.signal, sink, highWater).then(
@@ -316,32 +335,55 @@ export function logIterator(ctx: LogContext, options: SubscribeOptions, track: (
       },
     );
   };
+  /** The next buffered event, or undefined; resumes a paused pump once half the buffer is consumed. */
+  const take = (): SessionEvent | undefined => {
+    while (index >= page.length) {
+      const following = pages.shift();
+      if (following === undefined) return undefined;
+      page = following;
+      index = 0;
+    }
+    const event = page[index]!;
+    // Drop the reference: a consumer that keeps up must not keep a whole page alive through the buffer.
+    page[index++] = undefined as unknown as SessionEvent;
+    queued--;
+    if (drained && queued <= highWater / 2) {
+      const resume = drained;
+      drained = undefined;
+      resume();
+    }
+    return event;
+  };
+  const wait = async (): Promise<IteratorResult<SessionEvent>> => {
+    if (!started) start();
+    for (;;) {
+      const event = take();
+      if (event !== undefined) return { value: event, done: false };
+      if (failure !== undefined) {
+        const err = failure;
+        failure = undefined;
+        ac.abort();
+        throw err;
+      }
+      if (finished || ac.signal.aborted) return { value: undefined, done: true };
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  };
 
   const iterator: AsyncIterableIterator<SessionEvent> = {
-    async next(): Promise<IteratorResult<SessionEvent>> {
-      if (!started) start();
-      for (;;) {
-        const event = queue.shift();
-        if (event !== undefined) {
-          if (drained && queue.length <= highWater / 2) {
-            const resume = drained;
-            drained = undefined;
-            resume();
-          }
-          return { value: event, done: false };
-        }
-        if (failure !== undefined) {
-          const err = failure;
-          failure = undefined;
-          ac.abort();
-          throw err;
-        }
-        if (finished || ac.signal.aborted) return { value: undefined, done: true };
-        await new Promise<void>((resolve) => (wake = resolve));
+    next(): Promise<IteratorResult<SessionEvent>> {
+      // Fast path while a page is buffered: one settled promise per event, no async function frame.
+      if (index < page.length) {
+        const event = take()!;
+        return Promise.resolve({ value: event, done: false });
       }
+      return wait();
     },
     async return(): Promise<IteratorResult<SessionEvent>> {
-      queue.length = 0;
+      pages.length = 0;
+      page = [];
+      index = 0;
+      queued = 0;
       stop();
       return { value: undefined, done: true };
     },
