@@ -36,7 +36,10 @@ export async function platformaticClient(options: PlatformaticClientOptions): Pr
       cause: err,
     });
   });
-  const base = { clientId: options.clientId, bootstrapBrokers: options.brokers, retries: 8, retryDelay: 200, ...options.connection };
+  // maxInflights 1: with two requests in flight on one connection, @platformatic/kafka 1.x answered both after
+  // ~45 ms instead of ~3 ms each (measured against a local broker for ListOffsets, Metadata and Fetch; its idempotent
+  // producer already sends one at a time). Queued one by one, the same two take ~5 ms.
+  const base = { clientId: options.clientId, bootstrapBrokers: options.brokers, retries: 8, retryDelay: 200, maxInflights: 1, ...options.connection };
   const producer: Producer = new lib.Producer({ ...base, idempotent: true, acks: lib.ProduceAcks.ALL, autocreateTopics: false });
   const admin: Admin = new lib.Admin(base);
   // A group id is required by the constructor; it is never joined (only `fetch` is used).

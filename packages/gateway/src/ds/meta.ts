@@ -39,6 +39,11 @@ export interface MetaView {
   count: number;
   lastOffset: string | null;
   stream: StreamState | undefined;
+  /**
+   * When the read of the meta log began: expiry is judged as of then, so a request that arrived before a stream
+   * expired is served even when reading its meta log takes a while (a slow backend).
+   */
+  at: number;
 }
 
 /** What a path's stream looks like now. */
@@ -68,7 +73,7 @@ export function checkStreamPath(path: string): void {
 export async function readMeta(store: SessionStore, path: string): Promise<MetaView> {
   const session = store.session(metaSession(path));
   try {
-    const view: MetaView = { path, count: 0, lastOffset: null, stream: undefined };
+    const view: MetaView = { path, count: 0, lastOffset: null, stream: undefined, at: Date.now() };
     let from = 'start';
     for (;;) {
       const page = await session.read({ from, limit: 1000 });
@@ -127,7 +132,7 @@ export function expired(stream: StreamState, now = Date.now()): boolean {
 export function statusOf(view: MetaView): StreamStatus {
   const s = view.stream;
   if (!s) return 'none';
-  if (s.deleted || expired(s)) return s.forks > 0 ? 'soft-deleted' : 'none';
+  if (s.deleted || expired(s, view.at)) return s.forks > 0 ? 'soft-deleted' : 'none';
   return 'live';
 }
 
@@ -165,11 +170,14 @@ export async function mutateMeta<T>(
   throw new GatewayError('CONFLICT', 'Too many concurrent changes to this stream; retry.');
 }
 
-/** Records an access for the sliding TTL, at most about four times per TTL period; a lost race is harmless. */
-export async function touch(store: SessionStore, view: MetaView): Promise<void> {
+/**
+ * Records an access for the sliding TTL, at most about four times per TTL period (`minGapMs` overrides that); a lost
+ * race is harmless.
+ */
+export async function touch(store: SessionStore, view: MetaView, minGapMs?: number): Promise<void> {
   const s = view.stream;
   if (!s || s.ttlSeconds === undefined) return;
   const now = Date.now();
-  if (now - s.lastAccess < Math.min(5_000, (s.ttlSeconds * 1000) / 4)) return;
+  if (now - s.lastAccess < (minGapMs ?? Math.min(5_000, (s.ttlSeconds * 1000) / 4))) return;
   await appendMeta(store, view, 'touch', { gen: s.gen, at: now }).catch(() => false);
 }

@@ -11,6 +11,8 @@ import { CLOSE_MARK_TYPE, MESSAGE_TYPE, messageData, readView, tailOf, waitForDa
 
 const PREFIX = '/v1/stream/';
 const TTL = /^(0|[1-9]\d*)$/;
+/** Time spent creating a stream after which its sliding TTL is restarted at the reply. */
+const TTL_RESTART_MS = 50;
 const INTEGER = /^\d+$/;
 
 /** A protocol-level answer: status, headers and a text body. */
@@ -207,10 +209,17 @@ async function create(ctx: GatewayContext, req: IncomingMessage, res: ServerResp
     } finally {
       await own.close({ leave: false });
     }
+    // The TTL runs from when the stream exists, not from when creating it began (a fork on a slow backend takes
+    // a noticeable part of a short TTL).
+    config.createdAt = Date.now();
     return { record: { type: 'create', data: config as unknown as JsonValue }, result: { created: true, stream: { ...config, deleted: false, forks: 0, lastAccess: config.createdAt } as StreamState } };
   });
   if (outcome.created && source !== undefined) {
     await mutateMeta(store, source, (view) => ({ record: { type: 'fork+', data: { gen: outcome.stream.fork!.sourceGen, child: path } }, result: view }));
+  }
+  if (outcome.created && outcome.stream.ttlSeconds !== undefined && Date.now() - outcome.stream.createdAt >= TTL_RESTART_MS) {
+    // Recording the fork on its source took a while: the client's TTL clock starts at this reply, so ours restarts.
+    await touch(store, await readMeta(store, path), TTL_RESTART_MS);
   }
   const tail = await tailOf(store, outcome.stream.session);
   const headers: Record<string, string> = { 'Content-Type': outcome.stream.contentType, 'Stream-Next-Offset': tail.offset };
