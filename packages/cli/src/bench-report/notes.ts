@@ -6,13 +6,13 @@ import type { ReportData, TargetCheck } from './types.js';
  */
 export const TARGET_REASONS: Record<string, string> = {
   'kafka writer throughput':
-    'every append first asks the broker for the partition\'s high watermark (kafkajs `fetchTopicOffsets`, two ListOffsets requests) and waits for the adapter\'s view to reach it, so producer and end checks see every earlier append from any process; that is extra round trips per batch a raw producer does not make (docs/adapters/kafka.md). Follow-up: one ListOffsets request per append, or a single-writer mode that trusts the process\'s own last append.',
+    'an append is one produce request (idempotent producer, acks all) whose verdict comes from the adapter\'s per-partition view: this process applies its own records at once, but the view\'s consumer still fetches and decodes every record of the partition, to see other processes\' appends (producer fencing, end of stream), and every event is validated and JSON-encoded with its producer stamp; the raw producer sends ready-made payloads and reads nothing back. On 2 cores the writer is CPU-bound (a profile of 100k events: 2.1 s CPU in 1.9 s wall; the view\'s fetching and decoding about 12 % of samples, GC 19 %). Follow-up: skip decoding the values of records this process wrote, larger fetches for the view, a single-writer mode (docs/adapters/kafka.md).',
   'kafka replay throughput':
     'the adapter reads through its per-partition view (rebuilt from the log) while the raw side seeks a throw-away consumer; on a busy machine either side can be dominated by fetch waits (`maxWaitTimeInMs`). Follow-up: profile the view\'s catch-up path with larger fetch sizes.',
   'redis writer throughput':
-    'each writer batch is one Lua script that checks the producer stamp and the end marker and writes the entries atomically, where the raw side pipelines bare XADDs. Follow-up: see the Redis adapter issue (the writer path is being reworked concurrently).',
+    'each writer batch is one Lua script that checks the producer stamp and the end marker and writes the entries atomically, where the raw side pipelines bare XADDs. Follow-up: see the Redis adapter issue.',
   'redis replay throughput':
-    'the store decodes and validates every event (offset tagging, JSON decode) while the raw side only counts XRANGE entries. Follow-up: the core replay path is being reworked concurrently.',
+    'each page is one pipelined XRANGE plus a read of the trim watermark, decoded with one JSON.parse of the whole page into events with public offsets, while the raw side counts entries and decodes nothing. Against a raw pager that JSON-parses every entry (`DS_BENCH_RAW_PARSE=1 durable-sessions bench redis://… --only replay`) the store reaches about 0.8×; in a profile, the page\'s JSON.parse is about 20 % of replay time and RESP decoding about 15 %. Follow-up: see the Redis adapter issue (lazy decoding of event data, or a page API that hands out raw bytes).',
   'redis live latency p50':
     'delivery goes through the adapter\'s shared tail (one XREAD BLOCK connection multiplexing sessions) plus decoding; the raw side has a dedicated blocking connection per follower. Follow-up: see the Redis adapter issue.',
   'nats writer throughput': 'each writer batch is one JetStream message with an expected-subject-sequence check (one total order per log). Follow-up: see the NATS adapter issue.',
@@ -68,9 +68,10 @@ export function notes(data: ReportData): string[] {
     '- A run that does not get all its deliveries within 60 s fails; the subject\'s curve then stops at the last size',
     '  that completed and the table says so ("larger sizes failed: …"). Such a stall is a finding, not noise: a',
     '  subscriber that stops receiving, or tokens that never arrive.',
-    '- Token latency of Durable Sessions includes the writer\'s send scheduling: with `lingerMs: 0` the writer sends on a',
-    '  `setTimeout(…, 0)`, which Node clamps to at least 1 ms (packages/core/src/writer.ts), while the raw memory client',
-    '  delivers synchronously. That millisecond is most of the embedded backend\'s latency ratio.',
+    '- Token latency of Durable Sessions includes the writer\'s send scheduling: with `lingerMs: 0` the writer sends on',
+    '  `setImmediate`, after the current turn so that writes made in one loop share a batch (packages/core/src/writer.ts),',
+    '  while the raw memory client delivers synchronously. That hop, with validation and encoding, is the embedded',
+    '  backend\'s latency ratio.',
     '- Each point runs after one unmeasured warm-up (at the first point of each workload); the order of subjects rotates',
     '  every run; the median is reported and the spread is min–max over the runs. Raw values of every run are in',
     '  `benchmarks/report.json`.',
