@@ -10,7 +10,8 @@ import { partitionFor } from './partitioner.js';
  */
 export async function platformaticBaseline(brokers: string[]): Promise<RawBaseline> {
   const { Admin, Consumer, Producer, ProduceAcks } = await import('@platformatic/kafka');
-  const base = { clientId: 'durable-sessions-bench', bootstrapBrokers: brokers };
+  // The client settings the adapter runs with (client/platformatic-client.ts): one request in flight per connection.
+  const base = { clientId: 'durable-sessions-bench', bootstrapBrokers: brokers, maxInflights: 1 };
   const producer = new Producer({ ...base, idempotent: true, acks: ProduceAcks.ALL, autocreateTopics: false });
   const admin = new Admin(base);
   const consumer = new Consumer({ ...base, groupId: 'durable-sessions-bench-unused', autocreateTopics: false });
@@ -45,10 +46,22 @@ export async function platformaticBaseline(brokers: string[]): Promise<RawBaseli
     }
     return next;
   };
+  // @platformatic/kafka 1.x gives concurrent idempotent sends to one partition the same sequence number: the broker
+  // refuses one as out of order and the producer fails every send after it. Sends to a partition therefore run one
+  // at a time, as the adapter's do (and as kafkajs' idempotent producer requires).
+  const lanes = new Map<number, Promise<unknown>>();
   const send = (log: string, payloads: string[]) => {
     const partition = partitionOf(log);
     const key = Buffer.from(log);
-    return producer.send({ messages: payloads.map((value) => ({ topic: TOPIC, partition, key, value: Buffer.from(value) })) });
+    const run = (lanes.get(partition) ?? Promise.resolve()).then(() =>
+      producer.send({ messages: payloads.map((value) => ({ topic: TOPIC, partition, key, value: Buffer.from(value) })) }),
+    );
+    const tail = run.catch(() => {});
+    lanes.set(partition, tail);
+    void tail.then(() => {
+      if (lanes.get(partition) === tail) lanes.delete(partition);
+    });
+    return run;
   };
 
   return {

@@ -272,3 +272,29 @@ describe.each(CLIENTS)('client %s', (client) => {
     });
   });
 });
+
+// The bench's raw baseline is what `durable-sessions bench` and the bench report measure the adapter against: it
+// must stay a working producer when several sessions write at once (it once failed every send after two concurrent
+// sends to one partition, @platformatic/kafka giving both the same idempotent sequence number).
+describe('the raw bench baseline (@platformatic/kafka)', () => {
+  it('writes concurrently from sessions sharing a partition, then in batches, and reads every payload back', async () => {
+    const { createBaseline } = await import('../src/bench.js');
+    const baseline = await createBaseline(`${infra.url}?client=platformatic`);
+    try {
+      const [topic] = (await admin.fetchTopicMetadata({ topics: ['ds.events'] })).topics;
+      const partitions = topic!.partitions.length;
+      const run = randomUUID().slice(0, 8);
+      const logs: string[] = [];
+      for (let i = 0; logs.length < 4; i++) {
+        const name = `raw-${run}-${i}`;
+        if (partitionFor(name, partitions) === partitionFor(`raw-${run}-0`, partitions)) logs.push(name);
+      }
+      const payloads = Array.from({ length: 25 }, (_, i) => JSON.stringify({ i }));
+      await Promise.all(logs.map((log) => baseline.appendEach(log, payloads)));
+      await baseline.appendBatches(logs[0]!, payloads, 10);
+      expect(await Promise.all(logs.map((log) => baseline.replay(log, 0)))).toEqual([50, 25, 25, 25]);
+    } finally {
+      await baseline.close();
+    }
+  });
+});
