@@ -15,6 +15,7 @@ import {
 } from '@durable-sessions/core';
 import type { Feed, KafkaClient, OutgoingRecord } from './client/types.js';
 import { kafkaError, NAME } from './errors.js';
+import { oneAtATimePerKey } from './one-at-a-time.js';
 import type { FeedRecord, Party } from './feed.js';
 import { decodeOffset, encodeOffset } from './offsets.js';
 import type { ResolvedOptions } from './options.js';
@@ -66,7 +67,6 @@ export function kafkaBackend(client: () => Promise<KafkaClient>, options: Resolv
   let connecting: Promise<Connected> | undefined;
   let closed = false;
   const views = new Map<string, Promise<LogView | PresenceView>>();
-  const locks = new Map<string, Promise<unknown>>();
   const tails = new Set<{ fail(err: unknown): void }>();
 
   const assertOpen = () => {
@@ -154,16 +154,7 @@ export function kafkaBackend(client: () => Promise<KafkaClient>, options: Resolv
   };
 
   /** Appends to one log run one at a time in this process, so check-then-write is atomic here. */
-  const serialized = <T>(id: string, work: () => Promise<T>): Promise<T> => {
-    const previous = locks.get(id) ?? Promise.resolve();
-    const run = previous.then(work, work);
-    const tail = run.catch(() => {});
-    locks.set(id, tail);
-    void tail.then(() => {
-      if (locks.get(id) === tail) locks.delete(id);
-    });
-    return run;
-  };
+  const serialized = oneAtATimePerKey();
 
   /**
    * Appends without asking the broker first: the cached view only serves to fail fast (an end, a fenced epoch and a

@@ -2,6 +2,7 @@ import { DurableSessionError } from '@durable-sessions/core';
 import type { RawBaseline } from '@durable-sessions/conformance';
 import { LOG_NAME, TOPIC } from './bench.js';
 import { NAME } from './errors.js';
+import { oneAtATimePerKey } from './one-at-a-time.js';
 import { partitionFor } from './partitioner.js';
 
 /**
@@ -49,19 +50,13 @@ export async function platformaticBaseline(brokers: string[]): Promise<RawBaseli
   // @platformatic/kafka 1.x gives concurrent idempotent sends to one partition the same sequence number: the broker
   // refuses one as out of order and the producer fails every send after it. Sends to a partition therefore run one
   // at a time, as the adapter's do (and as kafkajs' idempotent producer requires).
-  const lanes = new Map<number, Promise<unknown>>();
+  const lanes = oneAtATimePerKey();
   const send = (log: string, payloads: string[]) => {
     const partition = partitionOf(log);
     const key = Buffer.from(log);
-    const run = (lanes.get(partition) ?? Promise.resolve()).then(() =>
+    return lanes(String(partition), () =>
       producer.send({ messages: payloads.map((value) => ({ topic: TOPIC, partition, key, value: Buffer.from(value) })) }),
     );
-    const tail = run.catch(() => {});
-    lanes.set(partition, tail);
-    void tail.then(() => {
-      if (lanes.get(partition) === tail) lanes.delete(partition);
-    });
-    return run;
   };
 
   return {

@@ -3,6 +3,7 @@ import type { Admin, ClusterMetadata, Consumer, Producer } from '@platformatic/k
 
 type FetchResponse = Awaited<ReturnType<Consumer['fetch']>>;
 import { NAME } from '../errors.js';
+import { oneAtATimePerKey } from '../one-at-a-time.js';
 import type { PlatformaticConnection } from '../options.js';
 import { errorText, settle } from '../topics.js';
 import { PlatformaticFeed } from './platformatic-feed.js';
@@ -65,17 +66,8 @@ export async function platformaticClient(options: PlatformaticClientOptions): Pr
    * the second for a resend of the first (or refuses it as out of order). Sends to one partition therefore run
    * one at a time, like kafkajs' `maxInFlightRequests: 1`.
    */
-  const lanes = new Map<string, Promise<unknown>>();
-  const oneAtATime = <T>(topic: string, partition: number, work: () => Promise<T>): Promise<T> => {
-    const id = `${topic}\u0000${partition}`;
-    const run = (lanes.get(id) ?? Promise.resolve()).then(work, work);
-    const tail = run.catch(() => {});
-    lanes.set(id, tail);
-    void tail.then(() => {
-      if (lanes.get(id) === tail) lanes.delete(id);
-    });
-    return run;
-  };
+  const lanes = oneAtATimePerKey();
+  const oneAtATime = <T>(topic: string, partition: number, work: () => Promise<T>): Promise<T> => lanes(`${topic}\u0000${partition}`, work);
 
   const produce = async (topic: string, partition: number, records: OutgoingRecord[]): Promise<number> => {
     const messages = records.map((r) => ({
