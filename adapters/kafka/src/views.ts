@@ -5,7 +5,10 @@ import { encodeOffset } from './offsets.js';
 
 /** Header on the end-of-stream record. */
 export const END_HEADER = 'ds-end';
-/** Header on every record of an idempotent append: `<epoch>.<seq>.<producer id>`. */
+/**
+ * Header on the first record of an idempotent append: `<epoch>.<seq>.<producer id>`. (Records written by earlier
+ * versions carry it on every record of the append; the view reads only the first record's, so both read the same.)
+ */
 export const PRODUCER_HEADER = 'ds-producer';
 /** Header on the first record of an append: how many records the append holds (one record batch, contiguous). */
 export const COUNT_HEADER = 'ds-n';

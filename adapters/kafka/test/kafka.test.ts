@@ -22,6 +22,31 @@ afterAll(async () => {
   await infra?.stop();
 });
 
+/** The headers of `count` records of the events topic from `offset`, read with a throwaway consumer group. */
+async function rawHeaders(partition: number, offset: number, count: number): Promise<Array<Record<string, string>>> {
+  const kafka = new Kafka({ brokers: parseKafkaUrl(infra.url), logLevel: logLevel.NOTHING });
+  const groupId = `headers-${randomUUID()}`;
+  const consumer = kafka.consumer({ groupId });
+  const found: Array<Record<string, string>> = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic: 'ds.events' });
+    await consumer.run({
+      eachMessage: async ({ partition: p, message }) => {
+        const at = Number(message.offset);
+        if (p !== partition || at < offset || at >= offset + count) return;
+        found[at - offset] = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+      },
+    });
+    consumer.seek({ topic: 'ds.events', partition, offset: String(offset) });
+    await waitFor(() => found.filter(Boolean).length === count, 'the raw records');
+  } finally {
+    await consumer.disconnect();
+    await admin.deleteGroups([groupId]).catch(() => {});
+  }
+  return found;
+}
+
 /** Follows a log through `tail` and collects what it delivers. */
 function follow(b: Backend, log: ReturnType<typeof logRef>, after: string | null) {
   const seen: BackendEntry[] = [];
@@ -154,6 +179,30 @@ describe.each(CLIENTS)('client %s', (client) => {
       } finally {
         await other.close();
       }
+    });
+    it('stamps only the first record of an append, and judges appends stamped on every record (earlier versions) the same', async () => {
+      const log = logRef();
+      const first = await backend.append(log, { records: ['a', 'b', 'c'], producer: { id: 'w', epoch: 0, seq: 0 } });
+      const partition = Number(first.offsets[0]!.slice(0, 5));
+      const base = Number(first.offsets[0]!.slice(6));
+      expect(await rawHeaders(partition, base, 3)).toEqual([{ 'ds-n': '3', 'ds-producer': '0.0.w' }, {}, {}]);
+      const raw = new Kafka({ brokers: parseKafkaUrl(infra.url), logLevel: logLevel.NOTHING }).producer();
+      await raw.connect();
+      try {
+        // One send to one partition is one record batch: an append in the layout of earlier versions.
+        const stamp = { 'ds-producer': '0.1.w' };
+        await raw.send({ topic: 'ds.events', messages: [{ key: log.key, value: 'd', partition, headers: { 'ds-n': '2', ...stamp } }, { key: log.key, value: 'e', partition, headers: stamp }] });
+      } finally {
+        await raw.disconnect();
+      }
+      const resend = await backend.append(log, { records: ['d', 'e'], producer: { id: 'w', epoch: 0, seq: 1 } });
+      expect(resend.duplicate).toBe(true);
+      const stored = await backend.read(log, null, 10);
+      expect(stored.map((e) => e.payload)).toEqual(['a', 'b', 'c', 'd', 'e']);
+      expect(resend.offsets).toEqual(stored.slice(3).map((e) => e.offset));
+      const next = await backend.append(log, { records: ['f'], producer: { id: 'w', epoch: 0, seq: 2 } });
+      expect(next.duplicate).toBeUndefined();
+      await expect(backend.append(log, { records: ['g'], producer: { id: 'w', epoch: 0, seq: 4 } })).rejects.toMatchObject({ code: 'SEQUENCE_GAP' });
     });
   });
 

@@ -70,13 +70,19 @@ export async function platformaticClient(options: PlatformaticClientOptions): Pr
   const oneAtATime = <T>(topic: string, partition: number, work: () => Promise<T>): Promise<T> => lanes(`${topic}\u0000${partition}`, work);
 
   const produce = async (topic: string, partition: number, records: OutgoingRecord[]): Promise<number> => {
-    const messages = records.map((r) => ({
-      topic,
-      partition,
-      key: Buffer.from(r.key, 'utf8'),
-      value: r.value === null ? undefined : Buffer.from(r.value, 'utf8'),
-      ...(r.headers ? { headers: new Map(Object.entries(r.headers).map(([k, v]) => [Buffer.from(k), Buffer.from(v, 'utf8')])) } : {}),
-    }));
+    // An append's records share one key: encode it once (the producer only reads the buffer).
+    let key: Buffer | undefined;
+    let keyText: string | undefined;
+    const messages = records.map((r) => {
+      if (r.key !== keyText) key = Buffer.from((keyText = r.key), 'utf8');
+      return {
+        topic,
+        partition,
+        key,
+        value: r.value === null ? undefined : Buffer.from(r.value, 'utf8'),
+        ...(r.headers ? { headers: new Map(Object.entries(r.headers).map(([k, v]) => [Buffer.from(k), Buffer.from(v, 'utf8')])) } : {}),
+      };
+    });
     const result = await oneAtATime(topic, partition, () => settle(() => producer.send({ messages }), 5));
     const base = Number(result.offsets?.find((o) => o.topic === topic && o.partition === partition)?.offset);
     if (!Number.isSafeInteger(base)) throw new DurableSessionError('INTERNAL', 'Kafka returned no offset for the produce request.', { backend: NAME });
