@@ -127,6 +127,7 @@ export function kafkaBackend(client: () => Promise<KafkaClient>, options: Resolv
       view = (async () => {
         const { low, high } = await c.client.offsets(topic, partition);
         const created = make(low);
+        created.onDemand = () => c.feed.demand(topic, partition);
         c.feed.add(topic, partition, created);
         await created.waitFor(high, options.operationTimeoutMs);
         return created;

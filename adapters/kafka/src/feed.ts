@@ -16,4 +16,9 @@ export interface Party {
   next: number;
   /** Records with offset >= `next`, in order (all keys); `end` is the offset after the batch. */
   consume(records: readonly FeedRecord[], end: number): void;
+  /**
+   * False while the party needs nothing from the partition (a view nobody is waiting on): a feed may leave the
+   * partition out of its live fetches until {@link Feed.demand}. Absent: always wanted.
+   */
+  wants?(): boolean;
 }

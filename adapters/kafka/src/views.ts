@@ -46,7 +46,9 @@ interface Waiter {
  */
 abstract class View implements Party {
   next: number;
-  private waiters: Waiter[] = [];
+  /** Asks the feed to read for this view now (set by whoever added it to the feed; see {@link LogView.wants}). */
+  onDemand: (() => void) | undefined;
+  protected waiters: Waiter[] = [];
 
   constructor(start: number) {
     this.next = start;
@@ -65,7 +67,7 @@ abstract class View implements Party {
   /** Resolves once every record below `target` was applied, however long that takes. */
   whenAt(target: number): Promise<void> {
     if (this.next >= target) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ target, resolve }));
+    return new Promise((resolve) => this.wait({ target, resolve }));
   }
 
   /** Resolves once every record below `target` was applied; TIMEOUT after `timeoutMs`. */
@@ -83,8 +85,13 @@ abstract class View implements Party {
         this.waiters = this.waiters.filter((w) => w !== waiter);
         reject(new DurableSessionError('TIMEOUT', `The adapter's consumer did not catch up to offset ${target} within ${timeoutMs} ms.`, { backend: NAME }));
       }, timeoutMs);
-      this.waiters.push(waiter);
+      this.wait(waiter);
     });
+  }
+
+  private wait(waiter: Waiter): void {
+    this.waiters.push(waiter);
+    if (this.waiters.length === 1) this.onDemand?.();
   }
 
   protected abstract apply(record: FeedRecord): void;
@@ -131,6 +138,14 @@ export class LogView extends View {
     start: number,
   ) {
     super(start);
+  }
+
+  /**
+   * Only while someone waits for it: between appends this process makes, the view applies its own records itself
+   * (see the backend's `judged`), and others' records are read when an append or a read needs them.
+   */
+  wants(): boolean {
+    return this.waiters.length > 0;
   }
 
   /** The state of a session (an empty one when it has no records). */

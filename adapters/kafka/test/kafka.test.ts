@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, type Backend, type BackendEntry } from '@durable-sessions/core';
 import type { RunningInfra } from '@durable-sessions/conformance/infra';
 import { Kafka, logLevel } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createBackend, parseKafkaUrl, parseKafkaUrlClient } from '../src/index.js';
 import { partitionFor } from '../src/partitioner.js';
 import { backendOn, CLIENTS, logRef, startKafka, waitFor } from './helpers.js';
@@ -344,6 +344,42 @@ describe('the raw bench baseline (@platformatic/kafka)', () => {
       expect(await Promise.all(logs.map((log) => baseline.replay(log, 0)))).toEqual([50, 25, 25, 25]);
     } finally {
       await baseline.close();
+    }
+  });
+});
+
+// A process that only writes a partition must not fetch back every record it writes (the view applies its own
+// records): its long-polls leave the partition out until an append needs records another process wrote.
+describe('a writer without subscribers (@platformatic/kafka)', () => {
+  it('keeps its partition out of long-polls, and reads it when another process wrote in between', async () => {
+    const { Admin, Consumer } = await import('@platformatic/kafka');
+    // A spy that records and calls through: the fetches still go to the broker.
+    const fetches = vi.spyOn(Consumer.prototype, 'fetch');
+    const writer = backendOn(infra, { client: 'platformatic' });
+    const other = backendOn(infra, { client: 'platformatic' });
+    try {
+      const log = logRef();
+      const first = await writer.append(log, { records: ['w0'], producer: { id: 'w', epoch: 0, seq: 0 } });
+      const partition = Number(first.offsets[0]!.slice(0, 5));
+      const lookup = new Admin({ clientId: 'ds-test', bootstrapBrokers: parseKafkaUrl(infra.url) });
+      const eventsId = (await lookup.metadata({ topics: ['ds.events'] })).topics.get('ds.events')!.id;
+      await lookup.close();
+      const named = (p: number) =>
+        fetches.mock.calls.filter(([request]) => (request.maxWaitTime ?? 0) > 0 && request.topics.some((t) => t.topicId === eventsId && t.partitions.some((q) => q.partition === p))).length;
+      fetches.mockClear();
+      for (let seq = 1; seq <= 20; seq++) await writer.append(log, { records: [`w${seq}`], producer: { id: 'w', epoch: 0, seq } });
+      expect(named(partition)).toBe(0);
+      await other.append(log, { records: ['o0'], producer: { id: 'o', epoch: 0, seq: 0 } });
+      // The writer's view has not read `o0`: this append is judged after it, and a resend after that.
+      const next = await writer.append(log, { records: ['w21'], producer: { id: 'w', epoch: 0, seq: 21 } });
+      expect(next.duplicate).toBeUndefined();
+      expect(await writer.append(log, { records: ['w21'], producer: { id: 'w', epoch: 0, seq: 21 } })).toEqual({ offsets: next.offsets, duplicate: true });
+      expect((await writer.info(log)).last).toBe(next.offsets[0]);
+      const payloads = (await writer.read(log, null, 100)).map((e) => e.payload);
+      expect(payloads).toEqual([...Array.from({ length: 21 }, (_, i) => `w${i}`), 'o0', 'w21']);
+    } finally {
+      fetches.mockRestore();
+      await Promise.all([writer.close(), other.close()]);
     }
   });
 });

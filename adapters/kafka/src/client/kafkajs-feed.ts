@@ -67,6 +67,9 @@ export class KafkajsFeed implements Feed {
   }
 
   /** Stops reading for `party`. */
+  /** Nothing to do: the consumer group reads every partition of the topics live, wanted or not. */
+  demand(): void {}
+
   remove(topic: string, partition: number, party: Party): void {
     this.lanes.get(`${topic}\u0000${partition}`)?.parties.delete(party);
   }

@@ -74,6 +74,17 @@ export class PlatformaticFeed implements Feed {
     if (from === undefined || party.next < from) void this.sideFetch(lane);
   }
 
+  demand(topic: string, partition: number): void {
+    const lane = this.lanes.get(`${topic}\u0000${partition}`);
+    if (!lane || this.closed) return;
+    // Not in the long-poll in flight (it only names wanted lanes): fetch now on the side, and end the long-poll so
+    // the next one follows the lane while the party wants it.
+    this.idle?.();
+    if (!this.inFlight) return;
+    if (!this.covered.has(`${topic}\u0000${partition}`)) this.scheduleWake();
+    void this.sideFetch(lane);
+  }
+
   remove(topic: string, partition: number, party: Party): void {
     const id = `${topic}\u0000${partition}`;
     const lane = this.lanes.get(id);
@@ -131,7 +142,9 @@ export class PlatformaticFeed implements Feed {
         const fetched = new Map<string, number>();
         for (const lane of this.lanes.values()) {
           let min = Infinity;
-          for (const party of lane.parties) min = Math.min(min, party.next);
+          // A partition only views read, none of them waited on, stays out of the long-poll: a process that only
+          // writes to it does not read back every record it wrote (its view applies them itself).
+          for (const party of lane.parties) if (party.wants?.() !== false) min = Math.min(min, party.next);
           if (min === Infinity) continue;
           fetched.set(`${lane.topic}\u0000${lane.partition}`, min);
           want(lane.topic, lane.partition, min);

@@ -46,6 +46,8 @@ export interface Feed {
   add(topic: string, partition: number, party: Party): void;
   /** Stops reading for `party`. */
   remove(topic: string, partition: number, party: Party): void;
+  /** A party of the partition that did not want records (see {@link Party.wants}) does now: read for it at once. */
+  demand(topic: string, partition: number): void;
   /** Stops reading and removes whatever the feed registered on the broker. */
   close(): Promise<void>;
 }
