@@ -17,6 +17,9 @@ interface Pending {
 
 const MAX_RETRY_DELAY_MS = 2_000;
 
+/** The rejection handler of every write's promise (one function, not one closure per write). */
+function ignore(): void {}
+
 /**
  * Runs `fn` once the current turn of the event loop is over: after every write made synchronously in this turn (so
  * they coalesce into one batch) and after the microtasks they queue, but without the >= 1 ms clamp a
@@ -42,7 +45,12 @@ export class CoalescingWriter implements SessionWriter {
   private readonly maxBatch: number;
   private readonly maxRetries: number;
   private readonly retryBackoffMs: number;
-  private queue: Pending[] = [];
+  /**
+   * Writes not yet sent, already cut into batches: all full except the last. A burst of writes can queue hundreds of
+   * thousands; taking a batch off one flat array would move all the others each time.
+   */
+  private batches: Pending[][] = [];
+  private queued = 0;
   private inFlight = 0;
   private seq = 0;
   /** Cancels the scheduled flush (a linger timer, or the end-of-turn flush with `lingerMs: 0`), if one is set. */
@@ -65,7 +73,7 @@ export class CoalescingWriter implements SessionWriter {
   }
 
   get pending(): number {
-    return this.queue.length + this.inFlight;
+    return this.queued + this.inFlight;
   }
 
   write(event: EventInput): Promise<string> {
@@ -77,19 +85,26 @@ export class CoalescingWriter implements SessionWriter {
     } else {
       try {
         const record = this.target.encode(event, this.producerId, this.epoch);
-        result = new Promise<string>((resolve, reject) => this.queue.push({ record, resolve, reject }));
+        result = new Promise<string>((resolve, reject) => this.enqueue({ record, resolve, reject }));
         this.schedule();
       } catch (err) {
         result = Promise.reject(err);
       }
     }
     // Token streams fire-and-forget writes; failures surface through flush()/close(), never as unhandled rejections.
-    result.catch(() => {});
+    result.catch(ignore);
     return result;
   }
 
+  private enqueue(pending: Pending): void {
+    let last = this.batches[this.batches.length - 1];
+    if (last === undefined || last.length >= this.maxBatch) this.batches.push((last = []));
+    last.push(pending);
+    this.queued++;
+  }
+
   async flush(): Promise<void> {
-    while (this.queue.length > 0 || this.sending) {
+    while (this.queued > 0 || this.sending) {
       if (!this.sending) this.kick();
       await this.sending;
     }
@@ -108,7 +123,7 @@ export class CoalescingWriter implements SessionWriter {
 
   private schedule(): void {
     if (this.sending) return;
-    if (this.queue.length >= this.maxBatch) return this.kick();
+    if (this.queued >= this.maxBatch) return this.kick();
     if (this.cancelFlush) return;
     if (this.lingerMs === 0) {
       // Not at once: writes made later in this same turn (a loop of writes) must join the batch.
@@ -124,18 +139,19 @@ export class CoalescingWriter implements SessionWriter {
       this.cancelFlush();
       this.cancelFlush = undefined;
     }
-    if (this.sending || this.queue.length === 0) return;
+    if (this.sending || this.queued === 0) return;
     this.sending = this.drain().finally(() => {
       this.sending = undefined;
       // Events written while the last batch was in flight: send them now if a full batch is waiting, else linger.
-      if (this.queue.length > 0 && this.failure === undefined) this.schedule();
+      if (this.queued > 0 && this.failure === undefined) this.schedule();
     });
   }
 
   private async drain(): Promise<void> {
     // Keep sending while full batches are waiting, so a burst does not pay the linger delay per batch.
     do {
-      const batch = this.queue.splice(0, this.maxBatch);
+      const batch = this.batches.shift()!;
+      this.queued -= batch.length;
       this.inFlight = batch.length;
       try {
         const offsets = await this.sendWithRetry(batch.map((p) => p.record), this.seq);
@@ -143,12 +159,15 @@ export class CoalescingWriter implements SessionWriter {
         batch.forEach((p, i) => p.resolve(offsets[i]!));
       } catch (err) {
         this.failure = err;
-        for (const p of [...batch, ...this.queue.splice(0)]) p.reject(err);
+        const rest = this.batches.flat();
+        this.batches = [];
+        this.queued = 0;
+        for (const p of [...batch, ...rest]) p.reject(err);
         return;
       } finally {
         this.inFlight = 0;
       }
-    } while (this.queue.length >= this.maxBatch);
+    } while (this.queued >= this.maxBatch);
   }
 
   private async sendWithRetry(records: string[], seq: number): Promise<string[]> {

@@ -93,3 +93,45 @@ describe('CoalescingWriter with a linger', () => {
     expect(batches).toEqual([['a', 'b']]);
   });
 });
+
+describe('CoalescingWriter with a backlog', () => {
+  it('sends a burst of writes as full batches in write order, one sequence number each, and resolves every write', async () => {
+    const seqs: number[] = [];
+    const { t, batches, answer } = target(false);
+    const appendBatch = t.appendBatch.bind(t);
+    t.appendBatch = (records, producer) => {
+      seqs.push(producer.seq);
+      return appendBatch(records, producer);
+    };
+    const writer = new CoalescingWriter(t, { lingerMs: 0, maxBatch: 100 });
+    const written = Array.from({ length: 1_050 }, (_, i) => writer.write({ type: 'n', data: i }));
+    expect(writer.pending).toBe(1_050);
+    // A queue of 1,050 while the first batch waits; then every acknowledgement lets the next batch go.
+    for (let sent = 1; sent <= 11; sent++) {
+      await vi.waitFor(() => expect(batches).toHaveLength(sent));
+      answer();
+    }
+    expect(await Promise.all(written)).toEqual(Array.from({ length: 1_050 }, (_, i) => String(i).padStart(4, '0')));
+    expect(batches.map((b) => b.length)).toEqual([...Array(10).fill(100), 50]);
+    expect(batches.flat()).toEqual(Array.from({ length: 1_050 }, (_, i) => String(i)));
+    expect(seqs).toEqual(Array.from({ length: 11 }, (_, i) => i));
+    expect(writer.pending).toBe(0);
+  });
+
+  it('rejects the failed batch and every queued write when a batch fails for good, and refuses later writes', async () => {
+    let calls = 0;
+    const t: WriterTarget = {
+      maxBatchSize: 1_000,
+      encode: (event) => String(event.data),
+      appendBatch: (records) => (++calls === 2 ? Promise.reject(new Error('refused')) : Promise.resolve(records.map((r) => `o${r}`))),
+    };
+    const writer = new CoalescingWriter(t, { lingerMs: 0, maxBatch: 10, maxRetries: 0 });
+    const written = Array.from({ length: 35 }, (_, i) => writer.write({ type: 'n', data: i }));
+    const outcomes = await Promise.allSettled(written);
+    expect(outcomes.slice(0, 10).map((o) => o.status)).toEqual(Array(10).fill('fulfilled'));
+    expect(outcomes.slice(10).map((o) => o.status)).toEqual(Array(25).fill('rejected'));
+    expect(writer.pending).toBe(0);
+    await expect(writer.write({ type: 'n', data: 'late' })).rejects.toThrow('refused');
+    await expect(writer.flush()).rejects.toThrow('refused');
+  });
+});
