@@ -25,9 +25,9 @@ import { COUNT_HEADER, encodePresence, END_HEADER, LogView, PRODUCER_HEADER, Pre
 
 /** Logs whose read-ahead is kept, and records kept per log. */
 const READ_AHEAD_LOGS = 64;
+const READ_AHEAD_RECORDS = 10_000;
 /** The headers of a record that has none (shared: the view only reads them). */
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
-const READ_AHEAD_RECORDS = 10_000;
 
 /** Records of one log fetched past a page's limit: `entries` follow `after` and are complete below Kafka offset `end`. */
 interface ReadAhead {
@@ -184,18 +184,11 @@ export function kafkaBackend(client: () => Promise<KafkaClient>, options: Resolv
       }
       const { producer } = request;
       const stamp = producer ? `${producer.epoch}.${producer.seq}.${producer.id}` : undefined;
-      const last = request.records.length - 1;
       // The view judges an append by its first record (count and producer stamp), so the records after it carry no
       // headers unless one ends the session: a header costs bytes and buffers per record on every write and read.
-      const records: OutgoingRecord[] = request.records.map((value, i) => {
-        if (i === 0) {
-          const headers: Record<string, string> = { [COUNT_HEADER]: String(request.records.length) };
-          if (stamp !== undefined) headers[PRODUCER_HEADER] = stamp;
-          if (request.end && i === last) headers[END_HEADER] = '1';
-          return { key: log.key, value, headers };
-        }
-        return request.end && i === last ? { key: log.key, value, headers: { [END_HEADER]: '1' } } : { key: log.key, value };
-      });
+      const records: OutgoingRecord[] = request.records.map((value) => ({ key: log.key, value }));
+      records[0]!.headers = { [COUNT_HEADER]: String(records.length), ...(stamp !== undefined ? { [PRODUCER_HEADER]: stamp } : {}) };
+      if (request.end) (records[records.length - 1]!.headers ??= {})[END_HEADER] = '1';
       let base: number;
       try {
         // One produce request to one partition is one record batch: Kafka appends it whole or not at all.

@@ -66,10 +66,10 @@ export class KafkajsFeed implements Feed {
     this.seek(lane);
   }
 
-  /** Stops reading for `party`. */
   /** Nothing to do: the consumer group reads every partition of the topics live, wanted or not. */
   demand(): void {}
 
+  /** Stops reading for `party`. */
   remove(topic: string, partition: number, party: Party): void {
     this.lanes.get(`${topic}\u0000${partition}`)?.parties.delete(party);
   }

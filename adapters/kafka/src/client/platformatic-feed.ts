@@ -65,24 +65,30 @@ export class PlatformaticFeed implements Feed {
     if (!lane) this.lanes.set(id, (lane = { topic, partition, parties: new Set(), side: false, sideAgain: false }));
     lane.parties.add(party);
     this.idle?.();
-    if (!this.inFlight) return;
-    // The long-poll in flight cannot serve this party: fetch what exists now on a second connection (a broker
-    // answers one connection's requests in order, so it would queue behind the long-poll), and, when the lane is
-    // not in the long-poll at all, end it with a wake-up record so the next one includes the lane for live records.
-    const from = this.covered.get(id);
-    if (from === undefined) this.scheduleWake();
-    if (from === undefined || party.next < from) void this.sideFetch(lane);
+    this.serveNow(id, lane, party.next);
   }
 
   demand(topic: string, partition: number): void {
-    const lane = this.lanes.get(`${topic}\u0000${partition}`);
+    const id = `${topic}\u0000${partition}`;
+    const lane = this.lanes.get(id);
     if (!lane || this.closed) return;
-    // Not in the long-poll in flight (it only names wanted lanes): fetch now on the side, and end the long-poll so
-    // the next one follows the lane while the party wants it.
-    this.idle?.();
+    let next = Infinity;
+    for (const party of lane.parties) next = Math.min(next, party.next);
+    this.serveNow(id, lane, next);
+  }
+
+  /**
+   * Serves a lane from `next` even though a long-poll is in flight, which cannot serve it when the lane is not in it
+   * (a new lane, or one only unwanted parties read when it started) or is in it from a later offset: fetch what exists
+   * now on a second connection (a broker answers one connection's requests in order, so it would queue behind the
+   * long-poll), and, when the lane is not in the long-poll at all, end it with a wake-up record so the next one
+   * includes the lane for live records. Between long-polls nothing is needed: the next one includes the lane.
+   */
+  private serveNow(id: string, lane: Lane, next: number): void {
     if (!this.inFlight) return;
-    if (!this.covered.has(`${topic}\u0000${partition}`)) this.scheduleWake();
-    void this.sideFetch(lane);
+    const from = this.covered.get(id);
+    if (from === undefined) this.scheduleWake();
+    if (from === undefined || next < from) void this.sideFetch(lane);
   }
 
   remove(topic: string, partition: number, party: Party): void {
