@@ -32,10 +32,25 @@ interface StoredRecord {
 }
 
 /**
- * Checks an event and encodes it to the stored string. Throws `INVALID_EVENT` for malformed events; reserved
- * types pass only when `allowReserved` (the core's own `$end` and `$ack`).
+ * The end of a stored record that depends only on who writes it (`n`, `c`, `p`): the same for every event of one
+ * append or one writer, so it is built once there and not once per event.
  */
-export function encodeEvent(event: EventInput, producer: ProducerInfo, allowReserved = false): string {
+export function producerSuffix(producer: ProducerInfo): string {
+  let suffix = `,"n":${JSON.stringify(producer.connectionId)}`;
+  if (producer.clientId !== undefined) suffix += `,"c":${JSON.stringify(producer.clientId)}`;
+  if (producer.producerId !== undefined) suffix += `,"p":${JSON.stringify([producer.producerId, producer.epoch ?? 0])}`;
+  return `${suffix}}`;
+}
+
+/**
+ * Checks an event and encodes it to the stored string. Throws `INVALID_EVENT` for malformed events; reserved
+ * types pass only when `allowReserved` (the core's own `$end` and `$ack`). `suffix` is `producerSuffix(producer)`,
+ * passed by callers that encode many events for one producer.
+ *
+ * The record is assembled as text around `JSON.stringify(data)` rather than stringified as one object: the same
+ * JSON (keys in another order, which no reader depends on beyond `t` first), at about half the cost per event.
+ */
+export function encodeEvent(event: EventInput, producer: ProducerInfo, allowReserved = false, suffix = producerSuffix(producer)): string {
   if (event === null || typeof event !== 'object' || Array.isArray(event)) {
     throw new DurableSessionError('INVALID_EVENT', 'An event must be an object with a `type`.');
   }
@@ -46,27 +61,29 @@ export function encodeEvent(event: EventInput, producer: ProducerInfo, allowRese
   if (!allowReserved && type.startsWith(RESERVED_PREFIX)) {
     throw new DurableSessionError('INVALID_EVENT', `Event type ${JSON.stringify(type)} is reserved: types starting with "$" belong to the library.`);
   }
-  const record: StoredRecord = { t: type, s: Date.now(), n: producer.connectionId };
+  let body: string;
   if (data instanceof Uint8Array) {
-    record.b = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
+    body = `,"b":"${Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64')}"`;
   } else {
     assertJson(data, 0);
-    record.d = data;
+    body = `,"d":${JSON.stringify(data)}`;
   }
   if (headers !== undefined) {
     if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) {
       throw new DurableSessionError('INVALID_EVENT', 'Event headers must be an object of strings.');
     }
-    for (const [key, value] of Object.entries(headers)) {
-      if (typeof value !== 'string') {
+    let any = false;
+    for (const key in headers) {
+      if (!Object.hasOwn(headers, key)) continue;
+      if (typeof headers[key] !== 'string') {
         throw new DurableSessionError('INVALID_EVENT', `Event header ${JSON.stringify(key)} must be a string.`);
       }
+      any = true;
     }
-    if (Object.keys(headers).length > 0) record.h = headers;
+    if (any) body += `,"h":${JSON.stringify(headers)}`;
   }
-  if (producer.clientId !== undefined) record.c = producer.clientId;
-  if (producer.producerId !== undefined) record.p = [producer.producerId, producer.epoch ?? 0];
-  return JSON.stringify(record);
+  // `t` stays first: `isEndPayload` recognises the end record by its opening bytes.
+  return `{"t":${JSON.stringify(type)},"s":${Date.now()}${body}${suffix}`;
 }
 
 /** Decodes a stored string back into an event at `offset`. */

@@ -1,6 +1,6 @@
 import { Observable, map } from 'rxjs';
 import type { Backend, BackendProducer, LogKind, LogRef } from './backend.js';
-import { ACK_TYPE, END_TYPE, assertPayloadSize, encodeEvent } from './codec.js';
+import { ACK_TYPE, END_TYPE, assertPayloadSize, encodeEvent, producerSuffix } from './codec.js';
 import { Control, type ControlHost } from './control.js';
 import { DurableSessionError } from './errors.js';
 import { FORK_TYPE, MAX_FORK_DEPTH, readOrigin, type ForkOrigin, type ForkRecordData, type LogOrigin, type OriginCache } from './fork.js';
@@ -91,7 +91,8 @@ export class SessionHandle implements DurableSession {
     if (events.length === 0) throw new DurableSessionError('INVALID_EVENT', 'append() needs at least one event.');
     const producer = options.producer ? this.checkProducerStamp(options.producer) : undefined;
     const info: ProducerInfo = this.producerInfo(producer?.id, producer?.epoch);
-    const records = events.map((e) => this.encode(e, info, false));
+    const suffix = producerSuffix(info);
+    const records = events.map((e) => this.encode(e, info, false, suffix));
     const offsets = await abortable(this.appendEvents(records, producer, false), options.signal);
     return many ? offsets : offsets[0]!;
   }
@@ -103,10 +104,18 @@ export class SessionHandle implements DurableSession {
       // Without idempotence a retried batch could be stored twice: never retry, fail loudly instead.
       options = { ...options, maxRetries: 0 };
     }
+    // A writer's producer id and epoch never change: its records all end the same way (see `producerSuffix`).
+    let stamp: { id: string; epoch: number; info: ProducerInfo; suffix: string } | undefined;
     const writer: CoalescingWriter = new CoalescingWriter(
       {
         maxBatchSize: this.env.backend.capabilities.maxBatchSize,
-        encode: (event, producerId, epoch) => this.encode(event, this.producerInfo(producerId, epoch), false),
+        encode: (event, producerId, epoch) => {
+          if (stamp === undefined || stamp.id !== producerId || stamp.epoch !== epoch) {
+            const info = this.producerInfo(producerId, epoch);
+            stamp = { id: producerId, epoch, info, suffix: producerSuffix(info) };
+          }
+          return this.encode(event, stamp.info, false, stamp.suffix);
+        },
         appendBatch: (records, producer) => this.appendEvents(records, this.env.backend.capabilities.idempotentAppend ? producer : undefined, false),
       },
       options,
@@ -380,8 +389,8 @@ export class SessionHandle implements DurableSession {
     return result.offsets.map((raw) => formatOffset(raw, ctx.tag));
   }
 
-  private encode(event: EventInput, producer: ProducerInfo, allowReserved: boolean): string {
-    const record = encodeEvent(event, producer, allowReserved);
+  private encode(event: EventInput, producer: ProducerInfo, allowReserved: boolean, suffix?: string): string {
+    const record = encodeEvent(event, producer, allowReserved, suffix);
     assertPayloadSize(record, this.env.backend.capabilities.maxPayloadBytes, this.env.backend.name);
     return record;
   }

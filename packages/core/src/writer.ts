@@ -11,14 +11,32 @@ export interface WriterTarget {
 
 interface Pending {
   record: string;
+  /** The promise `write()` returned: marked handled just before it is rejected (see {@link fail}). */
+  result: Promise<string>;
   resolve(offset: string): void;
   reject(err: unknown): void;
 }
 
 const MAX_RETRY_DELAY_MS = 2_000;
 
-/** The rejection handler of every write's promise (one function, not one closure per write). */
 function ignore(): void {}
+
+/**
+ * Token streams fire-and-forget writes: a failure surfaces through `flush()`/`close()`, never as an unhandled
+ * rejection. So every rejected write promise gets a no-op handler, attached only when it is rejected: a handler on
+ * every write up front would cost a second promise per write, which a burst of writes pays for in GC.
+ */
+function refused(err: unknown): Promise<string> {
+  const result = Promise.reject(err);
+  result.catch(ignore);
+  return result;
+}
+
+/** Rejects a queued write (see {@link refused}). */
+function fail(pending: Pending, err: unknown): void {
+  pending.result.catch(ignore);
+  pending.reject(err);
+}
 
 /**
  * Runs `fn` once the current turn of the event loop is over: after every write made synchronously in this turn (so
@@ -77,22 +95,22 @@ export class CoalescingWriter implements SessionWriter {
   }
 
   write(event: EventInput): Promise<string> {
-    let result: Promise<string>;
-    if (this.closed) {
-      result = Promise.reject(new DurableSessionError('CLOSED', 'The writer is closed.'));
-    } else if (this.failure !== undefined) {
-      result = Promise.reject(this.failure);
-    } else {
-      try {
-        const record = this.target.encode(event, this.producerId, this.epoch);
-        result = new Promise<string>((resolve, reject) => this.enqueue({ record, resolve, reject }));
-        this.schedule();
-      } catch (err) {
-        result = Promise.reject(err);
-      }
+    if (this.closed) return refused(new DurableSessionError('CLOSED', 'The writer is closed.'));
+    if (this.failure !== undefined) return refused(this.failure);
+    let record: string;
+    try {
+      record = this.target.encode(event, this.producerId, this.epoch);
+    } catch (err) {
+      return refused(err);
     }
-    // Token streams fire-and-forget writes; failures surface through flush()/close(), never as unhandled rejections.
-    result.catch(ignore);
+    let resolve!: Pending['resolve'];
+    let reject!: Pending['reject'];
+    const result = new Promise<string>((ok, no) => {
+      resolve = ok;
+      reject = no;
+    });
+    this.enqueue({ record, result, resolve, reject });
+    this.schedule();
     return result;
   }
 
@@ -162,7 +180,8 @@ export class CoalescingWriter implements SessionWriter {
         const rest = this.batches.flat();
         this.batches = [];
         this.queued = 0;
-        for (const p of [...batch, ...rest]) p.reject(err);
+        for (const p of batch) fail(p, err);
+        for (const p of rest) fail(p, err);
         return;
       } finally {
         this.inFlight = 0;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertPayloadSize, decodeEvent, encodeEvent, isEndPayload } from '../src/codec.js';
+import { assertPayloadSize, decodeEvent, encodeEvent, isEndPayload, producerSuffix } from '../src/codec.js';
 
 const producer = { clientId: 'alice', connectionId: 'conn-1' };
 
@@ -16,6 +16,33 @@ describe('event codec', () => {
       producer: { clientId: 'alice', connectionId: 'conn-1', producerId: 'p', epoch: 2 },
     });
     expect(typeof event.timestamp).toBe('number');
+  });
+
+  it.each([
+    ['plain data', { type: 'token', data: { i: 1, text: 'hi' } }, producer],
+    [
+      'quotes, escapes and non-ASCII everywhere',
+      { type: 'a"b\\c\n\u2028', data: { 'k"ey': ['v\u0000', '🎉', -0, 1e21, { deep: { x: null } }], skipped: undefined }, headers: { 'h"1': 'v\n', ',"d":': 'x' } },
+      { clientId: 'bob "the" builder', connectionId: 'c\\1', producerId: 'w-"p"', epoch: 3 },
+    ],
+    ['bytes and a producer without client', { type: 'blob', data: new Uint8Array([0, 255, 34, 92]) }, { clientId: undefined, connectionId: 'c', producerId: 'p', epoch: 0 }],
+    ['empty headers and null data', { type: 'ping', data: null, headers: {} }, producer],
+  ])('stores %s as exactly the JSON record the object form gives', (_name, event, who) => {
+    const before = Date.now();
+    const encoded = encodeEvent(event as never, who);
+    const stored = JSON.parse(encoded) as Record<string, unknown>;
+    expect(stored.s).toBeGreaterThanOrEqual(before);
+    expect(encoded.startsWith(`{"t":${JSON.stringify(event.type)},`)).toBe(true);
+    // What `JSON.stringify` of the record as one object (the earlier encoder) stores, built independently here.
+    const expected: Record<string, unknown> = { t: event.type, s: stored.s, n: who.connectionId };
+    if (event.data instanceof Uint8Array) expected.b = Buffer.from(event.data).toString('base64');
+    else expected.d = JSON.parse(JSON.stringify(event.data ?? null));
+    if ('headers' in event && Object.keys(event.headers).length > 0) expected.h = event.headers;
+    if (who.clientId !== undefined) expected.c = who.clientId;
+    if ('producerId' in who) expected.p = [who.producerId, who.epoch];
+    expect(stored).toStrictEqual(expected);
+    // A suffix built once per producer (the writer's way) gives the same record.
+    expect(encodeEvent(event as never, who, false, producerSuffix(who)).replace(/"s":\d+/, '')).toBe(encoded.replace(/"s":\d+/, ''));
   });
 
   it('round-trips every byte value exactly', () => {

@@ -118,6 +118,35 @@ describe('CoalescingWriter with a backlog', () => {
     expect(writer.pending).toBe(0);
   });
 
+  it('leaves no unhandled rejection behind fire-and-forget writes that fail, are refused or are invalid', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const t: WriterTarget = {
+        maxBatchSize: 1_000,
+        encode: (event) => {
+          if (event.data === 'bad') throw new Error('invalid');
+          return String(event.data);
+        },
+        appendBatch: () => Promise.reject(new Error('refused')),
+      };
+      const writer = new CoalescingWriter(t, { lingerMs: 0, maxBatch: 10, maxRetries: 0 });
+      for (let i = 0; i < 25; i++) void writer.write({ type: 'n', data: i });
+      void writer.write({ type: 'n', data: 'bad' });
+      await expect(writer.flush()).rejects.toThrow('refused');
+      void writer.write({ type: 'n', data: 'after the failure' });
+      await writer.close().catch(() => {});
+      void writer.write({ type: 'n', data: 'after close' });
+      // Node reports unhandled rejections once the microtasks of a turn have run: two turns leave room for that.
+      await nextTurn();
+      await nextTurn();
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('rejects the failed batch and every queued write when a batch fails for good, and refuses later writes', async () => {
     let calls = 0;
     const t: WriterTarget = {
