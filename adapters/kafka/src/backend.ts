@@ -17,7 +17,7 @@ import type { Feed, KafkaClient, OutgoingRecord } from './client/types.js';
 import { kafkaError, NAME } from './errors.js';
 import { oneAtATimePerKey } from './one-at-a-time.js';
 import type { FeedRecord, Party } from './feed.js';
-import { decodeOffset, encodeOffset } from './offsets.js';
+import { decodeOffset, encodeOffset, encodeOffsets } from './offsets.js';
 import type { ResolvedOptions } from './options.js';
 import { partitionFor } from './partitioner.js';
 import { errorText, topicConfigs } from './topics.js';
@@ -26,8 +26,6 @@ import { COUNT_HEADER, encodePresence, END_HEADER, LogView, PRODUCER_HEADER, Pre
 /** Logs whose read-ahead is kept, and records kept per log. */
 const READ_AHEAD_LOGS = 64;
 const READ_AHEAD_RECORDS = 10_000;
-/** The headers of a record that has none (shared: the view only reads them). */
-const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /** Records of one log fetched past a page's limit: `entries` follow `after` and are complete below Kafka offset `end`. */
 interface ReadAhead {
@@ -196,28 +194,22 @@ export function kafkaBackend(client: () => Promise<KafkaClient>, options: Resolv
       } catch (err) {
         throw kafkaError(err, 'Appending');
       }
-      const verdict = await judged(view, base, records);
-      if (verdict.accepted) return { offsets: request.records.map((_, i) => encodeOffset(partition, base + i)) };
+      const { verdict, offsets } = await judged(view, log.key, base, records);
+      if (verdict.accepted) return { offsets: offsets ?? encodeOffsets(partition, base, records.length) };
       if ('duplicate' in verdict) return { offsets: verdict.duplicate, duplicate: true };
       throw verdict.error;
     });
   };
 
-  /** The log's verdict on the append this process just wrote at `base`. */
-  const judged = async (view: LogView, base: number, records: OutgoingRecord[]): Promise<Verdict> => {
+  /** The log's verdict on the append this process just wrote at `base`, and its offsets if the view built them. */
+  const judged = async (view: LogView, key: string, base: number, records: OutgoingRecord[]): Promise<{ verdict: Verdict; offsets?: string[] | undefined }> => {
     for (;;) {
-      if (view.next === base) {
-        // Everything before our records is applied and nothing else sits in between: apply ours now instead of
-        // waiting for the consumer to bring them back (it skips them: the view's position moves past them).
-        const end = base + records.length;
-        view.consume(
-          records.map((r, i) => ({ offset: base + i, key: r.key, value: r.value, headers: r.headers ?? NO_HEADERS })),
-          end,
-        );
-      }
+      // Everything before our records is applied and nothing else sits in between: apply ours now instead of
+      // waiting for the consumer to bring them back (it skips them: the view's position moves past them).
+      const offsets = view.next === base ? view.applyOwn(base, key, records) : undefined;
       if (view.next > base) {
         const verdict = view.verdict(base);
-        if (verdict) return verdict;
+        if (verdict) return { verdict, offsets };
         throw new DurableSessionError('INTERNAL', `No verdict recorded for the append at offset ${base}.`, { backend: NAME });
       }
       await view.waitFor(base, options.operationTimeoutMs);

@@ -13,6 +13,14 @@ export function encodeOffset(partition: number, offset: number): string {
   return `${padNumber(partition, PARTITION_WIDTH)}.${padNumber(offset, OFFSET_WIDTH)}`;
 }
 
+/** The raw offsets of `count` consecutive records from `first`: {@link encodeOffset} of each, the partition once. */
+export function encodeOffsets(partition: number, first: number, count: number): string[] {
+  const prefix = `${padNumber(partition, PARTITION_WIDTH)}.`;
+  const offsets: string[] = new Array(count);
+  for (let i = 0; i < count; i++) offsets[i] = prefix + padNumber(first + i, OFFSET_WIDTH);
+  return offsets;
+}
+
 /** The Kafka offset inside a raw offset of `partition`, or `INVALID_OFFSET`. */
 export function decodeOffset(raw: string, partition: number): number {
   const match = RAW.exec(raw);

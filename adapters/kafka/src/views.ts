@@ -56,6 +56,11 @@ abstract class View implements Party {
 
   consume(records: readonly FeedRecord[], end: number): void {
     for (const record of records) this.apply(record);
+    this.advanceTo(end);
+  }
+
+  /** Moves the view's position to `end` (all records below it applied) and wakes whoever waited for that. */
+  protected advanceTo(end: number): void {
     this.next = Math.max(this.next, end);
     if (this.waiters.length === 0) return;
     const due = this.waiters.filter((w) => w.target <= this.next);
@@ -106,6 +111,9 @@ export type Verdict =
   | { accepted: false; duplicate: string[] }
   | { accepted: false; error: DurableSessionError };
 
+/** The headers of a record that has none (shared: the view only reads them). */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
 /** Verdicts kept for writers that wait for the judgement of their own append. */
 const VERDICTS_KEPT = 10_000;
 
@@ -114,7 +122,9 @@ interface OpenAppend {
   key: string;
   left: number;
   accepted: boolean;
+  state: LogState;
   producer: { epoch: number; seq: number; id: string } | undefined;
+  /** The append's offsets, kept for the producer state (duplicates are answered with them); empty without one. */
   offsets: string[];
 }
 
@@ -164,19 +174,58 @@ export class LogView extends View {
   }
 
   protected apply(record: FeedRecord): void {
-    if (record.key === null || record.value === null) return;
-    const open = this.open;
-    if (open && open.left > 0 && open.key === record.key) return this.continueAppend(open, record);
-    this.open = undefined;
-    const count = Number(record.headers[COUNT_HEADER]);
-    if (Number.isSafeInteger(count) && count >= 1) return this.startAppend(record, count);
-    this.applyUnjudged(record);
+    if (record.key !== null && record.value !== null) this.applyOne(record.offset, record.key, record.headers);
   }
 
-  private startAppend(record: FeedRecord, count: number): void {
-    const key = record.key!;
+  /**
+   * Applies an append this process has just written at `base`, where the view stands: the judgement reading it back
+   * would give (the same rules, record by record), without building a record object per event. Returns the
+   * append's offsets when the view computed them (an accepted append with a producer stamp), for the writer to reuse.
+   */
+  applyOwn(base: number, key: string, records: ReadonlyArray<{ readonly headers?: Readonly<Record<string, string>> }>): string[] | undefined {
+    if (this.next !== base) throw new DurableSessionError('INTERNAL', `The view stands at ${this.next}, not at the append's offset ${base}.`, { backend: NAME });
+    let completed: OpenAppend | undefined;
+    for (let i = 0; i < records.length; i++) {
+      const done = this.applyOne(base + i, key, records[i]!.headers ?? NO_HEADERS);
+      if (done) completed = done;
+    }
+    this.advanceTo(base + records.length);
+    return completed && completed.accepted && completed.producer ? completed.offsets : undefined;
+  }
+
+  /** Applies one record; returns the append it completed, if it completed one. */
+  private applyOne(offset: number, key: string, headers: Readonly<Record<string, string>>): OpenAppend | undefined {
+    let open = this.open;
+    if (!open || open.left === 0 || open.key !== key) {
+      this.open = undefined;
+      const count = Number(headers[COUNT_HEADER]);
+      if (!Number.isSafeInteger(count) || count < 1) {
+        this.applyUnjudged(offset, key, headers);
+        return undefined;
+      }
+      open = this.startAppend(offset, key, headers, count);
+    }
+    open.left--;
+    if (!open.accepted) {
+      this.rejectedOffsets.add(offset);
+    } else {
+      const state = open.state;
+      state.first ??= offset;
+      state.last = offset;
+      if (headers[END_HEADER] !== undefined) state.ended = true;
+      if (open.producer) open.offsets.push(encodeOffset(this.partition, offset));
+      if (open.left === 0 && open.producer) {
+        state.producers.set(open.producer.id, advanceProducer(state.producers.get(open.producer.id), open.producer, open.offsets));
+      }
+    }
+    if (open.left > 0) return undefined;
+    this.open = undefined;
+    return open;
+  }
+
+  private startAppend(offset: number, key: string, headers: Readonly<Record<string, string>>, count: number): OpenAppend {
     const state = this.stateFor(key);
-    const stamp = record.headers[PRODUCER_HEADER];
+    const stamp = headers[PRODUCER_HEADER];
     const producer = stamp === undefined ? undefined : parseProducer(stamp);
     let verdict: Verdict = { accepted: true };
     if (state.ended) {
@@ -189,35 +238,17 @@ export class LogView extends View {
         verdict = { accepted: false, error: err as DurableSessionError };
       }
     }
-    this.verdicts.set(record.offset, verdict);
+    this.verdicts.set(offset, verdict);
     if (this.verdicts.size > VERDICTS_KEPT) this.verdicts.delete(this.verdicts.keys().next().value!);
-    this.open = { key, left: count, accepted: verdict.accepted, producer, offsets: [] };
-    this.continueAppend(this.open, record);
-  }
-
-  private continueAppend(open: OpenAppend, record: FeedRecord): void {
-    open.left--;
-    if (!open.accepted) {
-      this.rejectedOffsets.add(record.offset);
-    } else {
-      const state = this.stateFor(open.key);
-      state.first ??= record.offset;
-      state.last = record.offset;
-      if (record.headers[END_HEADER] !== undefined) state.ended = true;
-      open.offsets.push(encodeOffset(this.partition, record.offset));
-      if (open.left === 0 && open.producer) {
-        state.producers.set(open.producer.id, advanceProducer(state.producers.get(open.producer.id), open.producer, open.offsets));
-      }
-    }
-    if (open.left === 0) this.open = undefined;
+    return (this.open = { key, left: count, accepted: verdict.accepted, state, producer, offsets: [] });
   }
 
   /** Records written without a count header (by another tool, or raw): taken as they are. */
-  private applyUnjudged(record: FeedRecord): void {
-    const state = this.stateFor(record.key!);
-    state.first ??= record.offset;
-    state.last = record.offset;
-    if (record.headers[END_HEADER] !== undefined) state.ended = true;
+  private applyUnjudged(offset: number, key: string, headers: Readonly<Record<string, string>>): void {
+    const state = this.stateFor(key);
+    state.first ??= offset;
+    state.last = offset;
+    if (headers[END_HEADER] !== undefined) state.ended = true;
   }
 
   private stateFor(key: string): LogState {
