@@ -10,15 +10,19 @@ const RAW = /^(\d{5})\.(\d{19})$/;
  * is Kafka's offset order; the partition is kept so an offset from a re-partitioned topic is recognised.
  */
 export function encodeOffset(partition: number, offset: number): string {
-  return `${padNumber(partition, PARTITION_WIDTH)}.${padNumber(offset, OFFSET_WIDTH)}`;
+  return partitionPrefix(partition) + padNumber(offset, OFFSET_WIDTH);
 }
 
 /** The raw offsets of `count` consecutive records from `first`: {@link encodeOffset} of each, the partition once. */
 export function encodeOffsets(partition: number, first: number, count: number): string[] {
-  const prefix = `${padNumber(partition, PARTITION_WIDTH)}.`;
+  const prefix = partitionPrefix(partition);
   const offsets: string[] = new Array(count);
   for (let i = 0; i < count; i++) offsets[i] = prefix + padNumber(first + i, OFFSET_WIDTH);
   return offsets;
+}
+
+function partitionPrefix(partition: number): string {
+  return `${padNumber(partition, PARTITION_WIDTH)}.`;
 }
 
 /** The Kafka offset inside a raw offset of `partition`, or `INVALID_OFFSET`. */

@@ -105,22 +105,20 @@ export class SessionHandle implements DurableSession {
       options = { ...options, maxRetries: 0 };
     }
     // A writer's producer id and epoch never change: its records all end the same way (see `producerSuffix`).
-    let stamp: { id: string; epoch: number; info: ProducerInfo; suffix: string } | undefined;
+    // Both are set right after construction, before anything can be written.
+    let info!: ProducerInfo;
+    let suffix!: string;
     const writer: CoalescingWriter = new CoalescingWriter(
       {
         maxBatchSize: this.env.backend.capabilities.maxBatchSize,
-        encode: (event, producerId, epoch) => {
-          if (stamp === undefined || stamp.id !== producerId || stamp.epoch !== epoch) {
-            const info = this.producerInfo(producerId, epoch);
-            stamp = { id: producerId, epoch, info, suffix: producerSuffix(info) };
-          }
-          return this.encode(event, stamp.info, false, stamp.suffix);
-        },
+        encode: (event) => this.encode(event, info, false, suffix),
         appendBatch: (records, producer) => this.appendEvents(records, this.env.backend.capabilities.idempotentAppend ? producer : undefined, false),
       },
       options,
       () => this.writers.delete(writer),
     );
+    info = this.producerInfo(writer.producerId, options.epoch ?? 0);
+    suffix = producerSuffix(info);
     this.writers.add(writer);
     return writer;
   }

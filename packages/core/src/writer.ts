@@ -2,10 +2,13 @@ import { DurableSessionError } from './errors.js';
 import type { EventInput, SessionWriter, WriterOptions } from './types.js';
 import { delay } from './timing.js';
 
-/** What the writer needs from its session: encoding (validation included) and one idempotent batch append. */
+/**
+ * What the writer needs from its session: encoding (validation included) as this writer's producer, and one
+ * idempotent batch append.
+ */
 export interface WriterTarget {
   readonly maxBatchSize: number;
-  encode(event: EventInput, producerId: string, epoch: number): string;
+  encode(event: EventInput): string;
   appendBatch(records: string[], producer: { id: string; epoch: number; seq: number }): Promise<string[]>;
 }
 
@@ -99,7 +102,7 @@ export class CoalescingWriter implements SessionWriter {
     if (this.failure !== undefined) return refused(this.failure);
     let record: string;
     try {
-      record = this.target.encode(event, this.producerId, this.epoch);
+      record = this.target.encode(event);
     } catch (err) {
       return refused(err);
     }
