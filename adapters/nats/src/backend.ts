@@ -373,7 +373,7 @@ export class NatsBackend implements Backend {
             } catch (err) {
               // Another writer appended since the head was read: re-read it (this also sees a concurrent end).
               if (apiCode(err) === WRONG_LAST_SEQUENCE && attempt < MAX_CONFLICT_RETRIES) {
-                head = await this.fetchHead(ctx, subject);
+                head = await this.refetchHead(ctx, subject, head);
                 continue;
               }
               const code = toNatsError(err, 'Publishing').code;
@@ -444,6 +444,8 @@ export class NatsBackend implements Backend {
       this.remember(subject, head);
       // Each message names the record before it: the first retained message thus names the newest removed one.
       const first = head.seq === 1 ? null : await this.guard(() => ctx.jsm.streams.getMessage(this.options.stream, { next_by_subj: subject, seq: 1 } as never));
+      // No first message although a head was just read: everything aged out between the two requests.
+      if (head.seq !== 1 && !first) return { last: head.last, ended: head.ended, trimmedThrough: head.last };
       const prev = first?.header?.get(PREV_HEADER) ?? '';
       return { last: head.last, ended: head.ended, trimmedThrough: prev === '' ? null : prev };
     } catch (err) {
@@ -561,6 +563,16 @@ export class NatsBackend implements Backend {
     const m = await this.guard(() => ctx.jsm.streams.getMessage(this.options.stream, { last_by_subj: subject }));
     if (!m) return EMPTY_HEAD;
     return headOf(m);
+  }
+
+  /**
+   * Re-reads a head this process knew. An empty subject then means every record aged out (max_age), not that the
+   * log vanished: the next message must still name the last record (`Ds-Prev`), so that resuming from before it
+   * fails with OFFSET_TRIMMED instead of looking like the start of a new log, and an end must still hold.
+   */
+  private async refetchHead(ctx: Connected, subject: string, known: Head): Promise<Head> {
+    const head = await this.fetchHead(ctx, subject);
+    return head.seq === 0 && known.last !== null ? { seq: 0, last: known.last, ended: known.ended } : head;
   }
 
   private remember(subject: string, head: Head): void {

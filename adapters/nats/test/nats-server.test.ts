@@ -121,6 +121,22 @@ describe('retention', () => {
     expect((await s.read({ from: last })).events).toEqual([]);
     await store.close();
   });
+
+  it('an append after every record aged out continues the chain: resuming from before it still fails with OFFSET_TRIMMED', async () => {
+    const backend = nats({ url: infra.url, retention: { maxAgeMs: 200 } });
+    const store = await connect({ backend });
+    const s = store.session('aged-out-then-appended');
+    const [first, second] = await s.append([{ type: 'a', data: 'old' }, { type: 'a', data: 'old too' }]);
+    const jsm = await jetstreamManager(nc);
+    const subject = backend.subjectOf(ref('aged-out-then-appended'));
+    // The server must have dropped the record before the next append, which then meets an empty subject.
+    await waitFor(async () => (await jsm.streams.getMessage(backend.stream, { last_by_subj: subject })) === null, 'the record to age out');
+    const fresh = await s.append({ type: 'b', data: 'fresh' });
+    expect(fresh > second!).toBe(true);
+    await expect(s.read({ from: first! })).rejects.toMatchObject({ code: 'OFFSET_TRIMMED' });
+    expect((await s.read({ from: second! })).events.map((e) => e.data)).toEqual(['fresh']);
+    await store.close();
+  });
 });
 
 describe('hostile session ids', () => {
