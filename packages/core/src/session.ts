@@ -104,21 +104,20 @@ export class SessionHandle implements DurableSession {
       // Without idempotence a retried batch could be stored twice: never retry, fail loudly instead.
       options = { ...options, maxRetries: 0 };
     }
-    // A writer's producer id and epoch never change: its records all end the same way (see `producerSuffix`).
-    // Both are set right after construction, before anything can be written.
-    let info!: ProducerInfo;
-    let suffix!: string;
     const writer: CoalescingWriter = new CoalescingWriter(
       {
         maxBatchSize: this.env.backend.capabilities.maxBatchSize,
-        encode: (event) => this.encode(event, info, false, suffix),
+        encoder: (producerId, epoch) => {
+          // A writer's records all end the same way (see `producerSuffix`): built once per writer.
+          const info = this.producerInfo(producerId, epoch);
+          const suffix = producerSuffix(info);
+          return (event) => this.encode(event, info, false, suffix);
+        },
         appendBatch: (records, producer) => this.appendEvents(records, this.env.backend.capabilities.idempotentAppend ? producer : undefined, false),
       },
       options,
       () => this.writers.delete(writer),
     );
-    info = this.producerInfo(writer.producerId, options.epoch ?? 0);
-    suffix = producerSuffix(info);
     this.writers.add(writer);
     return writer;
   }

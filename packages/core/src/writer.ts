@@ -8,7 +8,8 @@ import { delay } from './timing.js';
  */
 export interface WriterTarget {
   readonly maxBatchSize: number;
-  encode(event: EventInput): string;
+  /** The encoder of this writer's events, asked for once: the producer's part of a record never changes. */
+  encoder(producerId: string, epoch: number): (event: EventInput) => string;
   appendBatch(records: string[], producer: { id: string; epoch: number; seq: number }): Promise<string[]>;
 }
 
@@ -66,6 +67,7 @@ export class CoalescingWriter implements SessionWriter {
   private readonly maxBatch: number;
   private readonly maxRetries: number;
   private readonly retryBackoffMs: number;
+  private readonly encode: (event: EventInput) => string;
   /**
    * Writes not yet sent, already cut into batches: all full except the last. A burst of writes can queue hundreds of
    * thousands; taking a batch off one flat array would move all the others each time.
@@ -91,6 +93,7 @@ export class CoalescingWriter implements SessionWriter {
     this.maxBatch = Math.max(1, Math.min(options.maxBatch ?? 256, target.maxBatchSize));
     this.maxRetries = Math.max(0, options.maxRetries ?? 8);
     this.retryBackoffMs = Math.max(1, options.retryBackoffMs ?? 50);
+    this.encode = target.encoder(this.producerId, this.epoch);
   }
 
   get pending(): number {
@@ -102,7 +105,7 @@ export class CoalescingWriter implements SessionWriter {
     if (this.failure !== undefined) return refused(this.failure);
     let record: string;
     try {
-      record = this.target.encode(event);
+      record = this.encode(event);
     } catch (err) {
       return refused(err);
     }

@@ -8,7 +8,7 @@ function target(auto = true) {
   let next = 0;
   const t: WriterTarget = {
     maxBatchSize: 1_000,
-    encode: (event) => String(event.data),
+    encoder: () => (event) => String(event.data),
     appendBatch(records) {
       batches.push(records);
       const offsets = records.map(() => String(next++).padStart(4, '0'));
@@ -125,7 +125,7 @@ describe('CoalescingWriter with a backlog', () => {
     try {
       const t: WriterTarget = {
         maxBatchSize: 1_000,
-        encode: (event) => {
+        encoder: () => (event) => {
           if (event.data === 'bad') throw new Error('invalid');
           return String(event.data);
         },
@@ -151,7 +151,7 @@ describe('CoalescingWriter with a backlog', () => {
     let calls = 0;
     const t: WriterTarget = {
       maxBatchSize: 1_000,
-      encode: (event) => String(event.data),
+      encoder: () => (event) => String(event.data),
       appendBatch: (records) => (++calls === 2 ? Promise.reject(new Error('refused')) : Promise.resolve(records.map((r) => `o${r}`))),
     };
     const writer = new CoalescingWriter(t, { lingerMs: 0, maxBatch: 10, maxRetries: 0 });
